@@ -1,0 +1,528 @@
+/*
+ * head.c — the write path of mimir.write. Samples are buffered per backend
+ * and written as one head row (a batch of raw samples) per tenant at the end
+ * of each top-level statement, before any mimir read in the same
+ * transaction, and at commit. Buffering makes a statement that writes many
+ * samples cost one row, and keeps the transaction's view consistent:
+ * subtransaction aborts drop exactly the samples written inside them.
+ *
+ * Before a batch is stored it is checked against stored data: a sample whose
+ * timestamp already exists with the same value bits is a no-op, one with a
+ * different value is an error.
+ */
+#include "mimir.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#define HEAD_FORMAT_V1		1
+#define FLUSH_THRESHOLD		(1 << 20)
+
+typedef struct BufEntry
+{
+	int32		tenant;
+	int32		level;			/* subtransaction nest level that wrote it */
+	int64		series;
+	int64		t;
+	uint64		v;
+} BufEntry;
+
+/* entries of outer levels that a flush inside a subtransaction stored */
+typedef struct FlushRecord
+{
+	int			flush_level;
+	int			n;
+	BufEntry   *e;
+} FlushRecord;
+
+static MemoryContext buf_cxt;
+static BufEntry *buf;
+static int	buf_n,
+			buf_cap;
+static List *flush_records;
+static bool flushing;
+static int	exec_depth;
+static bool hooks_installed;
+
+static ExecutorStart_hook_type prev_ExecutorStart;
+static ExecutorEnd_hook_type prev_ExecutorEnd;
+
+static void
+buf_init(void)
+{
+	if (buf_cxt == NULL)
+		buf_cxt = AllocSetContextCreate(TopMemoryContext, "mimir write buffer",
+										ALLOCSET_DEFAULT_SIZES);
+}
+
+static void
+buf_push(const BufEntry *e)
+{
+	buf_init();
+	if (buf_n == buf_cap)
+	{
+		buf_cap = Max(1024, buf_cap * 2);
+		buf = buf ? repalloc_huge(buf, sizeof(BufEntry) * buf_cap)
+			: MemoryContextAllocHuge(buf_cxt, sizeof(BufEntry) * buf_cap);
+	}
+	buf[buf_n++] = *e;
+}
+
+static void
+buf_reset(void)
+{
+	if (buf_cxt)
+		MemoryContextReset(buf_cxt);
+	buf = NULL;
+	buf_n = buf_cap = 0;
+	flush_records = NIL;
+}
+
+void
+mimir_head_append(int32 tenant, int64 series, int64 t, double v)
+{
+	BufEntry	e;
+
+	e.tenant = tenant;
+	e.level = GetCurrentTransactionNestLevel();
+	e.series = series;
+	e.t = t;
+	memcpy(&e.v, &v, 8);
+	buf_push(&e);
+	if (buf_n >= FLUSH_THRESHOLD)
+		mimir_head_flush();
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const BufEntry *x = a,
+			   *y = b;
+
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	if (x->series != y->series)
+		return x->series < y->series ? -1 : 1;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return 0;
+}
+
+static void pg_attribute_noreturn()
+conflict_error(int64 series, int64 t, uint64 old, uint64 new)
+{
+	double		a,
+				b;
+	char	   *s = mimir_series_text(series);
+
+	memcpy(&a, &old, 8);
+	memcpy(&b, &new, 8);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("duplicate sample for timestamp %s in series %s with different value: stored %s, new %s",
+					timestamptz_to_str(mimir_ms_to_ts(t)), s ? s : "?",
+					float8out_internal(a), float8out_internal(b)),
+			 errhint("A sample cannot be overwritten; writing the same value again is a no-op.")));
+}
+
+/* Binary search (series, t) in sorted entries e[0..n). */
+static BufEntry *
+find_entry(BufEntry *e, int n, int64 series, int64 t)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (e[mid].series < series || (e[mid].series == series && e[mid].t < t))
+			lo = mid + 1;
+		else if (e[mid].series == series && e[mid].t == t)
+			return &e[mid];
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/* Mark (drop flag = level -1) batch samples already stored; error on conflicts. */
+static void
+check_stored(int32 tenant, BufEntry *e, int n, int64 mint, int64 maxt)
+{
+	int64	   *sids = palloc(sizeof(int64) * n);
+	int			nsids = 0;
+	Oid			types[3] = {INT8ARRAYOID, INT8OID, INT8OID};
+	Datum		args[3];
+
+	for (int i = 0; i < n; i++)
+		if (nsids == 0 || sids[nsids - 1] != e[i].series)
+			sids[nsids++] = e[i].series;
+	args[0] = mimir_int8_array(sids, nsids);
+	args[1] = Int64GetDatum(mint);
+	args[2] = Int64GetDatum(maxt);
+
+	if (SPI_execute_with_args("SELECT series_id, chunk FROM mimir.chunks WHERE series_id = ANY($1) "
+							  "AND mint >= $2 - " MIMIR_CHUNK_MAX_SPAN_SQL
+							  " AND mint <= $3 AND maxt >= $2",
+							  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "chunk lookup failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		bytea	   *c = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		int			cn;
+		pc_sample  *s = mimir_chunk_decode(c, &cn);
+
+		for (int i = 0; i < cn; i++)
+		{
+			BufEntry   *hit;
+			uint64		bits;
+
+			if (s[i].t < mint || s[i].t > maxt)
+				continue;
+			hit = find_entry(e, n, sid, s[i].t);
+			if (hit == NULL)
+				continue;
+			memcpy(&bits, &s[i].v, 8);
+			if (bits != hit->v)
+				conflict_error(sid, s[i].t, bits, hit->v);
+			hit->level = -1;
+		}
+		pfree(s);
+	}
+
+	types[0] = INT4OID;
+	args[0] = Int32GetDatum(tenant);
+	if (SPI_execute_with_args("SELECT data FROM mimir.head WHERE tenant_id = $1 "
+							  "AND maxt >= $2 AND mint <= $3",
+							  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "head lookup failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		bytea	   *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		int			hn;
+		int64	   *hs;
+		pc_sample  *hv;
+
+		CHECK_FOR_INTERRUPTS();
+		mimir_head_decode(d, &hn, &hs, &hv);
+		for (int i = 0; i < hn; i++)
+		{
+			BufEntry   *hit;
+			uint64		bits;
+
+			if (hv[i].t < mint || hv[i].t > maxt)
+				continue;
+			hit = find_entry(e, n, hs[i], hv[i].t);
+			if (hit == NULL)
+				continue;
+			memcpy(&bits, &hv[i].v, 8);
+			if (bits != hit->v)
+				conflict_error(hs[i], hv[i].t, bits, hit->v);
+			hit->level = -1;
+		}
+	}
+}
+
+bytea *
+mimir_head_encode(const int64 *series, const pc_sample *s, int n)
+{
+	Size		sz = VARHDRSZ + 8 + (Size) n * 24;
+	bytea	   *d = palloc_extended(sz, MCXT_ALLOC_HUGE);
+	char	   *p = VARDATA(d);
+	uint32		hdr[2] = {HEAD_FORMAT_V1, (uint32) n};
+
+	SET_VARSIZE(d, sz);
+	memcpy(p, hdr, 8);
+	p += 8;
+	for (int i = 0; i < n; i++)
+	{
+		memcpy(p, &series[i], 8);
+		memcpy(p + 8, &s[i].t, 8);
+		memcpy(p + 16, &s[i].v, 8);
+		p += 24;
+	}
+	return d;
+}
+
+void
+mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
+{
+	const char *p = VARDATA_ANY(data);
+	Size		len = VARSIZE_ANY_EXHDR(data);
+	uint32		hdr[2];
+
+	if (len < 8)
+		elog(ERROR, "mimir head row is truncated");
+	memcpy(hdr, p, 8);
+	if (hdr[0] != HEAD_FORMAT_V1 || len != 8 + (Size) hdr[1] * 24)
+		elog(ERROR, "mimir head row has an unknown format");
+	*n = (int) hdr[1];
+	*series = palloc_extended(sizeof(int64) * Max(*n, 1), MCXT_ALLOC_HUGE);
+	*samples = palloc_extended(sizeof(pc_sample) * Max(*n, 1), MCXT_ALLOC_HUGE);
+	p += 8;
+	for (int i = 0; i < *n; i++)
+	{
+		memcpy(&(*series)[i], p, 8);
+		memcpy(&(*samples)[i].t, p + 8, 8);
+		memcpy(&(*samples)[i].v, p + 16, 8);
+		p += 24;
+	}
+}
+
+/* Store one tenant's sorted entries as a head row. Caller is in SPI. */
+static void
+flush_tenant(BufEntry *e, int n)
+{
+	int			out = 0;
+	int64		mint = PG_INT64_MAX,
+				maxt = PG_INT64_MIN;
+	int64	   *series;
+	pc_sample  *s;
+	Oid			types[5] = {INT4OID, INT8OID, INT8OID, INT4OID, BYTEAOID};
+	Datum		args[5];
+
+	/* duplicates inside the batch */
+	for (int i = 0; i < n; i++)
+	{
+		if (out > 0 && e[out - 1].series == e[i].series && e[out - 1].t == e[i].t)
+		{
+			if (e[out - 1].v != e[i].v)
+				conflict_error(e[i].series, e[i].t, e[out - 1].v, e[i].v);
+			continue;
+		}
+		e[out++] = e[i];
+	}
+	n = out;
+	for (int i = 0; i < n; i++)
+	{
+		mint = Min(mint, e[i].t);
+		maxt = Max(maxt, e[i].t);
+	}
+	check_stored(e[0].tenant, e, n, mint, maxt);
+
+	series = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
+	s = palloc_extended(sizeof(pc_sample) * n, MCXT_ALLOC_HUGE);
+	out = 0;
+	mint = PG_INT64_MAX;
+	maxt = PG_INT64_MIN;
+	for (int i = 0; i < n; i++)
+	{
+		if (e[i].level < 0)
+			continue;			/* already stored with the same value */
+		series[out] = e[i].series;
+		s[out].t = e[i].t;
+		memcpy(&s[out].v, &e[i].v, 8);
+		mint = Min(mint, e[i].t);
+		maxt = Max(maxt, e[i].t);
+		out++;
+	}
+	if (out == 0)
+		return;
+	args[0] = Int32GetDatum(e[0].tenant);
+	args[1] = Int64GetDatum(mint);
+	args[2] = Int64GetDatum(maxt);
+	args[3] = Int32GetDatum(out);
+	args[4] = PointerGetDatum(mimir_head_encode(series, s, out));
+	if (SPI_execute_with_args("INSERT INTO mimir.head(tenant_id, mint, maxt, n, data) "
+							  "VALUES ($1, $2, $3, $4, $5)",
+							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "head insert failed");
+}
+
+void
+mimir_head_flush(void)
+{
+	int			level;
+	BufEntry   *e;
+	int			n;
+	MemoryContext old;
+
+	if (buf_n == 0 || flushing || !IsTransactionState())
+		return;
+	flushing = true;
+	level = GetCurrentTransactionNestLevel();
+	e = buf;
+	n = buf_n;
+
+	/* entries of outer levels stored inside a subtransaction must come back if it aborts */
+	old = MemoryContextSwitchTo(buf_cxt);
+	{
+		FlushRecord *fr = NULL;
+
+		for (int i = 0; i < n; i++)
+			if (e[i].level < level)
+			{
+				if (fr == NULL)
+				{
+					fr = palloc0(sizeof(FlushRecord));
+					fr->flush_level = level;
+					fr->e = palloc_extended(sizeof(BufEntry) * n, MCXT_ALLOC_HUGE);
+				}
+				fr->e[fr->n++] = e[i];
+			}
+		if (fr)
+			flush_records = lappend(flush_records, fr);
+	}
+	MemoryContextSwitchTo(old);
+	/* detach the buffer so that a failure cannot flush it twice */
+	buf = NULL;
+	buf_n = buf_cap = 0;
+
+	PG_TRY();
+	{
+		int			start = 0;
+		bool		pushed = false;
+
+		/* at statement end or commit there may be no active snapshot */
+		if (!ActiveSnapshotSet())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pushed = true;
+		}
+		qsort(e, n, sizeof(BufEntry), entry_cmp);
+		mimir_spi_connect();
+		for (int i = 1; i <= n; i++)
+			if (i == n || e[i].tenant != e[start].tenant)
+			{
+				flush_tenant(e + start, i - start);
+				start = i;
+			}
+		mimir_spi_finish();
+		if (pushed)
+			PopActiveSnapshot();
+	}
+	PG_FINALLY();
+	{
+		flushing = false;
+	}
+	PG_END_TRY();
+	pfree(e);
+}
+
+static void
+mimir_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			mimir_head_flush();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			buf_reset();
+			idcache_xact_end(true);
+			mimir_write_xact_end();
+			exec_depth = 0;
+			break;
+		case XACT_EVENT_ABORT:
+			buf_reset();
+			idcache_xact_end(false);
+			mimir_write_xact_end();
+			flushing = false;
+			exec_depth = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+mimir_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	ListCell   *lc;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		int			out = 0;
+		List	   *keep = NIL;
+
+		/* drop samples written inside, restore outer ones a flush stored inside */
+		for (int i = 0; i < buf_n; i++)
+			if (buf[i].level < level)
+				buf[out++] = buf[i];
+		buf_n = out;
+		foreach(lc, flush_records)
+		{
+			FlushRecord *fr = lfirst(lc);
+
+			if (fr->flush_level >= level)
+			{
+				for (int i = 0; i < fr->n; i++)
+					if (fr->e[i].level < level)
+						buf_push(&fr->e[i]);
+			}
+			else
+				keep = lappend(keep, fr);
+		}
+		flush_records = keep;
+		flushing = false;
+		idcache_subxact_end(false, level);
+		mimir_write_xact_end();
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = 0; i < buf_n; i++)
+			if (buf[i].level >= level)
+				buf[i].level = level - 1;
+		foreach(lc, flush_records)
+		{
+			FlushRecord *fr = lfirst(lc);
+
+			if (fr->flush_level >= level)
+				fr->flush_level = level - 1;
+		}
+		idcache_subxact_end(true, level);
+	}
+}
+
+static void
+mimir_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	exec_depth++;
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+mimir_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	if (exec_depth > 0)
+		exec_depth--;
+	/* end of a top-level statement: store what it wrote */
+	if (exec_depth == 0 && buf_n > 0 && !flushing)
+		mimir_head_flush();
+}
+
+void
+mimir_head_install_hooks(void)
+{
+	if (hooks_installed)
+		return;
+	hooks_installed = true;
+	RegisterXactCallback(mimir_xact_callback, NULL);
+	RegisterSubXactCallback(mimir_subxact_callback, NULL);
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = mimir_ExecutorStart;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = mimir_ExecutorEnd;
+}

@@ -1,0 +1,160 @@
+/*
+ * mimir.h — declarations shared by every component of the extension:
+ * configuration (GUCs), tenants, label sets and the storage constants
+ * that readers and writers must agree on.
+ */
+#ifndef MIMIR_H
+#define MIMIR_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "utils/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "storage/chunk_codec.h"
+
+/*
+ * A stored chunk never spans more than this many milliseconds from its first
+ * to its last sample. Readers rely on it to prune partitions (a chunk that
+ * overlaps [a, b] has mint >= a - MIMIR_CHUNK_MAX_SPAN_MS), so it is a
+ * constant of the on-disk format, not a setting.
+ */
+#define MIMIR_CHUNK_MAX_SPAN_MS		(2 * 3600 * 1000LL)
+#define MIMIR_CHUNK_MAX_SPAN_SQL	"7200000"	/* the same, for SQL text */
+/* Chunks are partitioned by the day their first sample falls in. */
+#define MIMIR_PARTITION_MS			(86400 * 1000LL)
+
+/* GUCs */
+extern char *mimir_tenant_guc;
+extern int	mimir_chunk_max_samples;
+extern char *mimir_database;
+extern int	mimir_cut_interval_ms;
+
+/* Timestamps: SQL timestamptz <-> Prometheus milliseconds since the epoch. */
+#define MIMIR_EPOCH_DIFF_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+extern int64 mimir_ts_to_ms(TimestampTz ts);
+extern TimestampTz mimir_ms_to_ts(int64 ms);
+
+/* One label (name = value). A label set is an array kept sorted by name. */
+typedef struct MimirLabel
+{
+	char	   *name;
+	char	   *value;
+} MimirLabel;
+
+typedef struct MimirLabelSet
+{
+	int			n;
+	MimirLabel *labels;
+} MimirLabelSet;
+
+typedef enum MimirMatchOp
+{
+	MATCH_EQ,					/* = */
+	MATCH_NEQ,					/* != */
+	MATCH_RE,					/* =~ */
+	MATCH_NRE					/* !~ */
+} MimirMatchOp;
+
+typedef struct MimirMatcher
+{
+	MimirMatchOp op;
+	char	   *name;
+	char	   *value;
+	/* for regex matchers: the anchored pattern handed to the regex engine */
+	text	   *anchored;
+} MimirMatcher;
+
+/* labels.c: parsing and validating Prometheus notation */
+extern void mimir_parse_series(const char *text, MimirLabelSet *out);
+extern List *mimir_parse_selector(const char *text);
+extern MimirMatcher *mimir_make_matcher(MimirMatchOp op, const char *name,
+										const char *value);
+extern bool mimir_matcher_matches(MimirMatcher *m, const char *value);
+extern bool mimir_matcher_matches_empty(MimirMatcher *m);
+extern const char *mimir_match_op_str(MimirMatchOp op);
+extern char *mimir_labelset_to_text(const MimirLabelSet *ls);
+extern int	mimir_label_cmp(const void *a, const void *b);
+extern void mimir_check_utf8(const char *what, const char *s, int len);
+extern bool mimir_valid_label_name(const char *s);
+extern bool mimir_valid_metric_name(const char *s);
+
+/* idcache.c: backend caches of row ids, transaction-aware */
+typedef struct IdCache IdCache;
+extern IdCache *idcache_create(const char *name);
+extern char *idcache_key(int nparts, const char **parts);
+extern bool idcache_get(IdCache *c, const char *key, int64 *val);
+extern void idcache_put(IdCache *c, const char *key, int64 val, bool tentative);
+extern void idcache_xact_end(bool commit);
+extern void idcache_subxact_end(bool commit, int level);
+extern void idcache_reset_all(void);
+
+/* promchunk.c */
+extern pc_sample *mimir_chunk_decode(bytea *chunk, int *n);
+extern bytea *mimir_chunk_encode(const pc_sample *s, int n);
+extern int	mimir_sort_dedup_samples(pc_sample *s, int n, const char *series);
+extern TimestampTz mimir_ms_to_ts_checked(int64 ms);
+extern int64 mimir_ts_to_ms_checked(TimestampTz ts, const char *what);
+
+/* tenant.c */
+extern void mimir_validate_tenant_name(const char *name);
+extern const char *mimir_tenant_name(text *arg_or_null);
+extern int32 mimir_tenant_id(const char *name, bool create);
+
+/* series_index.c */
+extern int64 mimir_series_get_or_create(int32 tenant_id, const MimirLabelSet *ls);
+/* A selected series: id and its label set (sorted by name). */
+typedef struct MimirSeriesRef
+{
+	int64		id;
+	MimirLabelSet labels;
+} MimirSeriesRef;
+extern MimirSeriesRef *mimir_select_series(int32 tenant_id, List *matchers,
+										   int *nseries);
+extern char *mimir_series_text(int64 series_id);
+extern Datum mimir_int4_array(const int32 *ids, int n);
+extern Datum mimir_int8_array(const int64 *ids, int n);
+
+/* chunk_store.c / series_read.c */
+typedef struct MimirSeriesData
+{
+	int64		id;
+	MimirLabelSet labels;
+	int			n;
+	pc_sample  *samples;		/* sorted by t, no duplicates */
+} MimirSeriesData;
+extern MimirSeriesData *mimir_read_series(int32 tenant_id, List *matchers,
+										  int64 mint, int64 maxt, int *nseries);
+extern void mimir_ensure_partition(int64 mint);
+extern char *mimir_partition_name(int64 day);
+extern void mimir_forget_partitions(void);
+extern void mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int64 maxt,
+							  void (*fn) (void *arg, int64 series_id, bytea *chunk), void *arg);
+extern void mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
+							void (*fn) (void *arg, int n, int64 *series, pc_sample *s), void *arg);
+extern int	mimir_cut_head_internal(int max_rows);
+
+/* head.c: the write buffer of mimir.write and head batch rows */
+extern void mimir_head_flush(void);
+extern void mimir_head_install_hooks(void);
+extern void mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples);
+extern bytea *mimir_head_encode(const int64 *series, const pc_sample *s, int n);
+extern void mimir_head_append(int32 tenant, int64 series, int64 t, double v);
+
+/* sql_write.c / sql_read.c */
+extern void mimir_write_xact_end(void);
+extern Jsonb *mimir_labels_jsonb(const MimirLabelSet *ls);
+
+/* cut_worker.c */
+extern void mimir_register_cut_worker(void);
+
+/* the staleness marker: a NaN with this exact bit pattern ends a series */
+#define MIMIR_STALE_NAN_BITS	UINT64CONST(0x7ff0000000000002)
+
+/* SPI helpers */
+extern void mimir_spi_connect(void);
+extern void mimir_spi_finish(void);
+
+#endif							/* MIMIR_H */

@@ -1,0 +1,527 @@
+/*
+ * series_index.c — the series and label index: label pairs get ids, a series
+ * is the sorted array of its label pair ids, and a GIN index over those
+ * arrays answers matchers. Matchers are resolved against the (small) table
+ * of label pairs first, so selecting series never scans all of a tenant's
+ * series unless the selector asks for all of them.
+ */
+#include "mimir.h"
+
+#include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+static IdCache *pair_cache;		/* (tenant, name, value) -> label pair id */
+static IdCache *series_cache;	/* (tenant, labels...) -> series id */
+
+/* label pair id -> (name, value); ids are never reused, so this never goes stale */
+typedef struct PairEntry
+{
+	int32		id;
+	char		status;
+	char	   *name;
+	char	   *value;
+} PairEntry;
+
+#define SH_PREFIX pairmap
+#define SH_ELEMENT_TYPE PairEntry
+#define SH_KEY_TYPE int32
+#define SH_KEY id
+#define SH_HASH_KEY(tb, k) murmurhash32((uint32) (k))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static MemoryContext pair_cxt;
+static pairmap_hash *pair_names;
+
+static void
+init_caches(void)
+{
+	if (pair_cache == NULL)
+	{
+		pair_cache = idcache_create("mimir label pair cache");
+		series_cache = idcache_create("mimir series cache");
+		pair_cxt = AllocSetContextCreate(TopMemoryContext, "mimir label pair names",
+										 ALLOCSET_DEFAULT_SIZES);
+		pair_names = pairmap_create(pair_cxt, 1024, NULL);
+	}
+}
+
+static void
+remember_pair_name(int32 id, const char *name, const char *value)
+{
+	bool		found;
+	PairEntry  *e;
+
+	if (pair_names->members >= 4000000)
+	{
+		MemoryContextReset(pair_cxt);
+		pair_names = pairmap_create(pair_cxt, 1024, NULL);
+	}
+	e = pairmap_insert(pair_names, id, &found);
+	if (!found)
+	{
+		e->name = MemoryContextStrdup(pair_cxt, name);
+		e->value = MemoryContextStrdup(pair_cxt, value);
+	}
+}
+
+Datum
+mimir_int4_array(const int32 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int32GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+Datum
+mimir_int8_array(const int64 *ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+text_array(char **s, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(s[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static char *
+tenant_str(int32 tenant_id)
+{
+	return psprintf("%d", tenant_id);
+}
+
+/*
+ * Ids of the label pairs of ls (in ls order), created when missing. Caller
+ * is connected to SPI.
+ */
+static int32 *
+label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
+{
+	int32	   *ids = palloc(sizeof(int32) * Max(ls->n, 1));
+	char	  **keys = palloc(sizeof(char *) * Max(ls->n, 1));
+	char	  **mnames = palloc(sizeof(char *) * Max(ls->n, 1));
+	char	  **mvalues = palloc(sizeof(char *) * Max(ls->n, 1));
+	int			nmissing = 0;
+	char	   *ts = tenant_str(tenant_id);
+
+	for (int i = 0; i < ls->n; i++)
+	{
+		const char *parts[3] = {ts, ls->labels[i].name, ls->labels[i].value};
+		int64		id;
+
+		keys[i] = idcache_key(3, parts);
+		if (idcache_get(pair_cache, keys[i], &id))
+			ids[i] = (int32) id;
+		else
+		{
+			ids[i] = 0;
+			mnames[nmissing] = ls->labels[i].name;
+			mvalues[nmissing] = ls->labels[i].value;
+			nmissing++;
+		}
+	}
+	if (nmissing > 0)
+	{
+		Oid			types[3] = {INT4OID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		args[3] = {Int32GetDatum(tenant_id), text_array(mnames, nmissing),
+		text_array(mvalues, nmissing)};
+		uint64		nnew;
+		int32	   *newids;
+
+		/* rows returned by the INSERT are ours and tentative until commit */
+		if (SPI_execute_with_args("INSERT INTO mimir.label_pairs(tenant_id, name, value) "
+								  "SELECT $1, n, v FROM unnest($2::text[], $3::text[]) u(n, v) "
+								  "ORDER BY n, v ON CONFLICT DO NOTHING RETURNING id",
+								  3, types, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "label pair insert failed");
+		nnew = SPI_processed;
+		newids = palloc(sizeof(int32) * (nnew + 1));
+		for (uint64 j = 0; j < nnew; j++)
+		{
+			bool		isnull;
+
+			newids[j] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		if (SPI_execute_with_args("SELECT lp.id, lp.name, lp.value FROM mimir.label_pairs lp "
+								  "JOIN unnest($2::text[], $3::text[]) u(n, v) "
+								  "ON lp.name = u.n AND lp.value = u.v WHERE lp.tenant_id = $1",
+								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "label pair lookup failed");
+		for (uint64 j = 0; j < SPI_processed; j++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[j];
+			bool		isnull;
+			int32		id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			char	   *name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+			char	   *value = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
+			bool		tentative = false;
+
+			for (uint64 k = 0; k < nnew; k++)
+				if (newids[k] == id)
+					tentative = true;
+			for (int i = 0; i < ls->n; i++)
+				if (ids[i] == 0 && strcmp(ls->labels[i].name, name) == 0 &&
+					strcmp(ls->labels[i].value, value) == 0)
+				{
+					ids[i] = id;
+					idcache_put(pair_cache, keys[i], id, tentative);
+				}
+			remember_pair_name(id, name, value);
+		}
+		for (int i = 0; i < ls->n; i++)
+			if (ids[i] == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("label %s=\"%s\" was created by a concurrent transaction",
+								ls->labels[i].name, ls->labels[i].value),
+						 errhint("Retry the transaction.")));
+	}
+	return ids;
+}
+
+int64
+mimir_series_get_or_create(int32 tenant_id, const MimirLabelSet *ls)
+{
+	const char **parts;
+	char	   *key;
+	int64		id;
+	int32	   *pair_ids;
+	Oid			types[2] = {INT4OID, INT4ARRAYOID};
+	Datum		args[2];
+	bool		isnull;
+
+	init_caches();
+	parts = palloc(sizeof(char *) * (2 * ls->n + 1));
+	parts[0] = tenant_str(tenant_id);
+	for (int i = 0; i < ls->n; i++)
+	{
+		parts[1 + 2 * i] = ls->labels[i].name;
+		parts[2 + 2 * i] = ls->labels[i].value;
+	}
+	key = idcache_key(2 * ls->n + 1, parts);
+	if (idcache_get(series_cache, key, &id))
+		return id;
+
+	mimir_spi_connect();
+	pair_ids = label_pair_ids(tenant_id, ls);
+	args[0] = Int32GetDatum(tenant_id);
+	args[1] = mimir_int4_array(pair_ids, ls->n);
+	if (SPI_execute_with_args("INSERT INTO mimir.series(tenant_id, labels) VALUES ($1, $2) "
+							  "ON CONFLICT (tenant_id, labels) DO NOTHING RETURNING id",
+							  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "series insert failed");
+	if (SPI_processed == 1)
+	{
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		mimir_spi_finish();
+		idcache_put(series_cache, key, id, true);
+		return id;
+	}
+	if (SPI_execute_with_args("SELECT id FROM mimir.series WHERE tenant_id = $1 AND labels = $2",
+							  2, types, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("series %s was created by a concurrent transaction",
+						mimir_labelset_to_text(ls)),
+				 errhint("Retry the transaction.")));
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	mimir_spi_finish();
+	idcache_put(series_cache, key, id, false);
+	return id;
+}
+
+/*
+ * Label pair ids of (tenant, name) whose value satisfies `want` applied to
+ * matcher m. Caller is connected to SPI.
+ */
+static int32 *
+pairs_where(int32 tenant_id, MimirMatcher *m, bool want, int *n)
+{
+	Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
+	Datum		args[3] = {Int32GetDatum(tenant_id), CStringGetTextDatum(m->name),
+	CStringGetTextDatum(m->value)};
+	int32	   *ids;
+	int			cnt = 0;
+	bool		exact = (m->op == MATCH_EQ && want) || (m->op == MATCH_NEQ && !want);
+
+	if (exact)
+	{
+		if (SPI_execute_with_args("SELECT id, value FROM mimir.label_pairs "
+								  "WHERE tenant_id = $1 AND name = $2 AND value = $3",
+								  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "label pair lookup failed");
+	}
+	else if (SPI_execute_with_args("SELECT id, value FROM mimir.label_pairs "
+								   "WHERE tenant_id = $1 AND name = $2",
+								   2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "label pair lookup failed");
+	ids = palloc(sizeof(int32) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		char	   *value = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
+
+		CHECK_FOR_INTERRUPTS();
+		if (exact || mimir_matcher_matches(m, value) == want)
+			ids[cnt++] = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	*n = cnt;
+	return ids;
+}
+
+static int
+labelset_cmp(const MimirLabelSet *a, const MimirLabelSet *b)
+{
+	int			n = Min(a->n, b->n);
+
+	for (int i = 0; i < n; i++)
+	{
+		int			c = strcmp(a->labels[i].name, b->labels[i].name);
+
+		if (c != 0)
+			return c;
+		c = strcmp(a->labels[i].value, b->labels[i].value);
+		if (c != 0)
+			return c;
+	}
+	return a->n - b->n;
+}
+
+static int
+seriesref_cmp(const void *a, const void *b)
+{
+	return labelset_cmp(&((const MimirSeriesRef *) a)->labels,
+						&((const MimirSeriesRef *) b)->labels);
+}
+
+/* Fill in label sets for the pair ids of each series, fetching unknown pairs. */
+static void
+resolve_labels(MimirSeriesRef *refs, int32 **pairs, int *npairs, int nseries,
+			   MemoryContext caller)
+{
+	int32	   *missing = NULL;
+	int			nmissing = 0,
+				cap = 0;
+
+	for (int s = 0; s < nseries; s++)
+		for (int i = 0; i < npairs[s]; i++)
+			if (pairmap_lookup(pair_names, pairs[s][i]) == NULL)
+			{
+				if (nmissing == cap)
+				{
+					cap = Max(64, cap * 2);
+					missing = missing ? repalloc(missing, sizeof(int32) * cap)
+						: palloc(sizeof(int32) * cap);
+				}
+				missing[nmissing++] = pairs[s][i];
+			}
+	if (nmissing > 0)
+	{
+		Oid			type = INT4ARRAYOID;
+		Datum		arg = mimir_int4_array(missing, nmissing);
+
+		if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
+								  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "label pair lookup failed");
+		for (uint64 j = 0; j < SPI_processed; j++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[j];
+			bool		isnull;
+
+			remember_pair_name(DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)),
+							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 2),
+							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
+		}
+	}
+	/* SPI calls leave us in SPI's procedure context; results must outlive it */
+	MemoryContextSwitchTo(caller);
+	for (int s = 0; s < nseries; s++)
+	{
+		MimirLabelSet *ls = &refs[s].labels;
+
+		ls->n = npairs[s];
+		ls->labels = palloc(sizeof(MimirLabel) * Max(ls->n, 1));
+		for (int i = 0; i < npairs[s]; i++)
+		{
+			PairEntry  *e = pairmap_lookup(pair_names, pairs[s][i]);
+
+			if (e == NULL)
+				elog(ERROR, "label pair %d of series " INT64_FORMAT " is missing",
+					 pairs[s][i], refs[s].id);
+			ls->labels[i].name = pstrdup(e->name);
+			ls->labels[i].value = pstrdup(e->value);
+		}
+		/* pair ids are stored in label-name order, but be safe */
+		qsort(ls->labels, ls->n, sizeof(MimirLabel), mimir_label_cmp);
+	}
+}
+
+/*
+ * Series of the tenant matching all matchers, sorted by label set. Returned
+ * memory is in the caller's context.
+ */
+MimirSeriesRef *
+mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	StringInfoData sql;
+	ListCell   *lc;
+	int			nargs = 1;
+	Oid		   *types = palloc(sizeof(Oid) * (list_length(matchers) + 2));
+	Datum	   *args = palloc(sizeof(Datum) * (list_length(matchers) + 2));
+	int32	   *eq_ids = palloc(sizeof(int32) * (list_length(matchers) + 1));
+	int			neq = 0;
+	bool		positive = false;
+	MimirSeriesRef *refs;
+	int32	  **pairs;
+	int		   *npairs;
+	int			n;
+
+	*nseries = 0;
+	if (tenant_id < 0)
+		return NULL;
+	init_caches();
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT id, labels FROM mimir.series WHERE tenant_id = $1");
+	types[0] = INT4OID;
+	args[0] = Int32GetDatum(tenant_id);
+
+	mimir_spi_connect();
+	foreach(lc, matchers)
+	{
+		MimirMatcher *m = lfirst(lc);
+		int			cnt;
+		int32	   *ids;
+
+		if (!mimir_matcher_matches_empty(m))
+		{
+			/* series must carry one of the matching pairs */
+			ids = pairs_where(tenant_id, m, true, &cnt);
+			if (cnt == 0)
+			{
+				mimir_spi_finish();
+				return NULL;
+			}
+			positive = true;
+			if (cnt == 1)
+			{
+				eq_ids[neq++] = ids[0];
+				continue;
+			}
+			nargs++;
+			types[nargs - 1] = INT4ARRAYOID;
+			args[nargs - 1] = mimir_int4_array(ids, cnt);
+			appendStringInfo(&sql, " AND labels && $%d", nargs);
+		}
+		else
+		{
+			/* series must not carry any of the non-matching pairs */
+			ids = pairs_where(tenant_id, m, false, &cnt);
+			if (cnt == 0)
+				continue;
+			nargs++;
+			types[nargs - 1] = INT4ARRAYOID;
+			args[nargs - 1] = mimir_int4_array(ids, cnt);
+			appendStringInfo(&sql, " AND NOT labels && $%d", nargs);
+		}
+	}
+	if (neq > 0)
+	{
+		nargs++;
+		types[nargs - 1] = INT4ARRAYOID;
+		args[nargs - 1] = mimir_int4_array(eq_ids, neq);
+		appendStringInfo(&sql, " AND labels @> $%d", nargs);
+	}
+	if (!positive && matchers != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vector selector must contain at least one non-empty matcher")));
+
+	if (SPI_execute_with_args(sql.data, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "series selection failed");
+	n = (int) SPI_processed;
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		refs = palloc0(sizeof(MimirSeriesRef) * Max(n, 1));
+		pairs = palloc(sizeof(int32 *) * Max(n, 1));
+		npairs = palloc(sizeof(int) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			ArrayType  *arr;
+
+			refs[i].id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			arr = DatumGetArrayTypeP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			npairs[i] = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+			pairs[i] = palloc(sizeof(int32) * Max(npairs[i], 1));
+			memcpy(pairs[i], ARR_DATA_PTR(arr), sizeof(int32) * npairs[i]);
+		}
+		MemoryContextSwitchTo(spi);
+	}
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		resolve_labels(refs, pairs, npairs, n, caller);
+		MemoryContextSwitchTo(spi);
+	}
+	mimir_spi_finish();
+	qsort(refs, n, sizeof(MimirSeriesRef), seriesref_cmp);
+	*nseries = n;
+	return refs;
+}
+
+/* Label set of one series id in Prometheus notation (for messages); NULL if unknown. */
+char *
+mimir_series_text(int64 series_id)
+{
+	Oid			type = INT8OID;
+	Datum		arg = Int64GetDatum(series_id);
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *res = NULL;
+
+	mimir_spi_connect();
+	if (SPI_execute_with_args("SELECT lp.name, lp.value FROM mimir.series s, unnest(s.labels) u(id) "
+							  "JOIN mimir.label_pairs lp ON lp.id = u.id WHERE s.id = $1",
+							  1, &type, &arg, NULL, true, 0) == SPI_OK_SELECT && SPI_processed > 0)
+	{
+		MimirLabelSet ls;
+
+		MemoryContextSwitchTo(caller);
+		ls.n = (int) SPI_processed;
+		ls.labels = palloc(sizeof(MimirLabel) * ls.n);
+		for (int i = 0; i < ls.n; i++)
+		{
+			ls.labels[i].name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			ls.labels[i].value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		}
+		qsort(ls.labels, ls.n, sizeof(MimirLabel), mimir_label_cmp);
+		res = mimir_labelset_to_text(&ls);
+	}
+	mimir_spi_finish();
+	MemoryContextSwitchTo(caller);
+	return res;
+}
