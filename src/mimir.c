@@ -43,7 +43,15 @@ _PG_init(void)
 
 	mimir_head_install_hooks();
 	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("mimir.head_series_capacity",
+								"How many series the shared ingest state can track.",
+								"Series beyond it are checked against storage, which is slower.",
+								&mimir_head_series_capacity, 1000000, 1000, 100000000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		mimir_series_state_init();
 		mimir_register_cut_worker();
+	}
 }
 
 int64

@@ -147,6 +147,24 @@ extern void mimir_head_append(int32 tenant, int64 series, int64 t, double v);
 extern void mimir_write_xact_end(void);
 extern Jsonb *mimir_labels_jsonb(const MimirLabelSet *ls);
 
+/* dup_check.c */
+#define MIMIR_DUP_NONE		0
+#define MIMIR_DUP_SAME		1
+#define MIMIR_DUP_DIFFERENT	2
+extern void mimir_stored_lookup(int32 tenant, const int64 *series, const pc_sample *s, int n,
+								uint8 *status, uint64 *stored);
+
+/* series_state.c: latest committed sample per series, in shared memory */
+extern int	mimir_head_series_capacity;
+extern void mimir_series_state_init(void);
+extern bool mimir_series_state_enabled(void);
+extern bool mimir_series_state_get(int64 series, int64 *maxt, uint64 *lastv);
+extern void mimir_series_state_put(int64 series, int64 t, uint64 v);
+extern bool mimir_series_state_warm(int32 tenant);
+extern void mimir_series_state_set_warm(int32 tenant);
+extern void mimir_series_state_reset(void);
+extern uint64 mimir_series_state_full_misses(void);
+
 /* cut_worker.c */
 extern void mimir_register_cut_worker(void);
 

@@ -42,6 +42,19 @@ typedef struct FlushRecord
 	BufEntry   *e;
 } FlushRecord;
 
+/* latest sample per series stored by this transaction, published at commit */
+typedef struct PendingState
+{
+	int64		series;
+	int64		t;
+	uint64		v;
+	int			level;
+} PendingState;
+
+static PendingState *pending;
+static int	npending,
+			cappending;
+
 static MemoryContext buf_cxt;
 static BufEntry *buf;
 static int	buf_n,
@@ -83,6 +96,26 @@ buf_reset(void)
 	buf = NULL;
 	buf_n = buf_cap = 0;
 	flush_records = NIL;
+	pending = NULL;
+	npending = cappending = 0;
+}
+
+static void
+pending_push(int64 series, int64 t, uint64 v)
+{
+	if (!mimir_series_state_enabled())
+		return;
+	if (npending == cappending)
+	{
+		cappending = Max(256, cappending * 2);
+		pending = pending ? repalloc_huge(pending, sizeof(PendingState) * cappending)
+			: MemoryContextAllocHuge(buf_cxt, sizeof(PendingState) * cappending);
+	}
+	pending[npending].series = series;
+	pending[npending].t = t;
+	pending[npending].v = v;
+	pending[npending].level = GetCurrentTransactionNestLevel();
+	npending++;
 }
 
 void
@@ -132,106 +165,33 @@ conflict_error(int64 series, int64 t, uint64 old, uint64 new)
 			 errhint("A sample cannot be overwritten; writing the same value again is a no-op.")));
 }
 
-/* Binary search (series, t) in sorted entries e[0..n). */
-static BufEntry *
-find_entry(BufEntry *e, int n, int64 series, int64 t)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-
-		if (e[mid].series < series || (e[mid].series == series && e[mid].t < t))
-			lo = mid + 1;
-		else if (e[mid].series == series && e[mid].t == t)
-			return &e[mid];
-		else
-			hi = mid - 1;
-	}
-	return NULL;
-}
-
 /* Mark (drop flag = level -1) batch samples already stored; error on conflicts. */
 static void
-check_stored(int32 tenant, BufEntry *e, int n, int64 mint, int64 maxt)
+check_stored(int32 tenant, BufEntry *e, int n)
 {
-	int64	   *sids = palloc(sizeof(int64) * n);
-	int			nsids = 0;
-	Oid			types[3] = {INT8ARRAYOID, INT8OID, INT8OID};
-	Datum		args[3];
+	int64	   *series = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
+	pc_sample  *s = palloc_extended(sizeof(pc_sample) * n, MCXT_ALLOC_HUGE);
+	uint8	   *status = palloc_extended(n, MCXT_ALLOC_HUGE);
+	uint64	   *stored = palloc_extended(sizeof(uint64) * n, MCXT_ALLOC_HUGE);
 
 	for (int i = 0; i < n; i++)
-		if (nsids == 0 || sids[nsids - 1] != e[i].series)
-			sids[nsids++] = e[i].series;
-	args[0] = mimir_int8_array(sids, nsids);
-	args[1] = Int64GetDatum(mint);
-	args[2] = Int64GetDatum(maxt);
-
-	if (SPI_execute_with_args("SELECT series_id, chunk FROM mimir.chunks WHERE series_id = ANY($1) "
-							  "AND mint >= $2 - " MIMIR_CHUNK_MAX_SPAN_SQL
-							  " AND mint <= $3 AND maxt >= $2",
-							  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "chunk lookup failed");
-	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		bool		isnull;
-		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-		bytea	   *c = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		int			cn;
-		pc_sample  *s = mimir_chunk_decode(c, &cn);
-
-		for (int i = 0; i < cn; i++)
-		{
-			BufEntry   *hit;
-			uint64		bits;
-
-			if (s[i].t < mint || s[i].t > maxt)
-				continue;
-			hit = find_entry(e, n, sid, s[i].t);
-			if (hit == NULL)
-				continue;
-			memcpy(&bits, &s[i].v, 8);
-			if (bits != hit->v)
-				conflict_error(sid, s[i].t, bits, hit->v);
-			hit->level = -1;
-		}
-		pfree(s);
+		series[i] = e[i].series;
+		s[i].t = e[i].t;
+		memcpy(&s[i].v, &e[i].v, 8);
 	}
-
-	types[0] = INT4OID;
-	args[0] = Int32GetDatum(tenant);
-	if (SPI_execute_with_args("SELECT data FROM mimir.head WHERE tenant_id = $1 "
-							  "AND maxt >= $2 AND mint <= $3",
-							  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "head lookup failed");
-	for (uint64 r = 0; r < SPI_processed; r++)
+	mimir_stored_lookup(tenant, series, s, n, status, stored);
+	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
-		bytea	   *d = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
-		int			hn;
-		int64	   *hs;
-		pc_sample  *hv;
-
-		CHECK_FOR_INTERRUPTS();
-		mimir_head_decode(d, &hn, &hs, &hv);
-		for (int i = 0; i < hn; i++)
-		{
-			BufEntry   *hit;
-			uint64		bits;
-
-			if (hv[i].t < mint || hv[i].t > maxt)
-				continue;
-			hit = find_entry(e, n, hs[i], hv[i].t);
-			if (hit == NULL)
-				continue;
-			memcpy(&bits, &hv[i].v, 8);
-			if (bits != hit->v)
-				conflict_error(hs[i], hv[i].t, bits, hit->v);
-			hit->level = -1;
-		}
+		if (status[i] == MIMIR_DUP_DIFFERENT)
+			conflict_error(e[i].series, e[i].t, stored[i], e[i].v);
+		if (status[i] == MIMIR_DUP_SAME)
+			e[i].level = -1;
 	}
+	pfree(series);
+	pfree(s);
+	pfree(status);
+	pfree(stored);
 }
 
 bytea *
@@ -309,7 +269,7 @@ flush_tenant(BufEntry *e, int n)
 		mint = Min(mint, e[i].t);
 		maxt = Max(maxt, e[i].t);
 	}
-	check_stored(e[0].tenant, e, n, mint, maxt);
+	check_stored(e[0].tenant, e, n);
 
 	series = palloc_extended(sizeof(int64) * n, MCXT_ALLOC_HUGE);
 	s = palloc_extended(sizeof(pc_sample) * n, MCXT_ALLOC_HUGE);
@@ -338,6 +298,14 @@ flush_tenant(BufEntry *e, int n)
 							  "VALUES ($1, $2, $3, $4, $5)",
 							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "head insert failed");
+	for (int i = 0; i < out; i++)
+		if (i == out - 1 || series[i + 1] != series[i])
+		{
+			uint64		bits;
+
+			memcpy(&bits, &s[i].v, 8);
+			pending_push(series[i], s[i].t, bits);
+		}
 }
 
 void
@@ -420,6 +388,13 @@ mimir_xact_callback(XactEvent event, void *arg)
 			mimir_head_flush();
 			break;
 		case XACT_EVENT_COMMIT:
+			for (int i = 0; i < npending; i++)
+				mimir_series_state_put(pending[i].series, pending[i].t, pending[i].v);
+			buf_reset();
+			idcache_xact_end(true);
+			mimir_write_xact_end();
+			exec_depth = 0;
+			break;
 		case XACT_EVENT_PREPARE:
 			buf_reset();
 			idcache_xact_end(true);
@@ -470,6 +445,11 @@ mimir_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 		flush_records = keep;
 		flushing = false;
+		out = 0;
+		for (int i = 0; i < npending; i++)
+			if (pending[i].level < level)
+				pending[out++] = pending[i];
+		npending = out;
 		idcache_subxact_end(false, level);
 		mimir_write_xact_end();
 	}
@@ -485,6 +465,9 @@ mimir_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			if (fr->flush_level >= level)
 				fr->flush_level = level - 1;
 		}
+		for (int i = 0; i < npending; i++)
+			if (pending[i].level >= level)
+				pending[i].level = level - 1;
 		idcache_subxact_end(true, level);
 	}
 }
