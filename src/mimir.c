@@ -8,6 +8,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/builtins.h"
+#include "common/int.h"
 
 PG_MODULE_MAGIC;
 
@@ -70,6 +72,75 @@ TimestampTz
 mimir_ms_to_ts(int64 ms)
 {
 	return ms * 1000 - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+/*
+ * Prometheus duration ([0-9]+(y|w|d|h|m|s|ms))+, units in decreasing order,
+ * e.g. 1h30m. Returns false on syntax errors or overflow.
+ */
+bool
+mimir_parse_duration(const char *s, int64 *ms)
+{
+	static const struct
+	{
+		const char *unit;
+		int64		ms;
+	}			units[] = {{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000LL},
+	{"h", 3600000LL}, {"m", 60000LL}, {"s", 1000LL}, {"ms", 1LL}};
+	int64		total = 0;
+	int			last = -1;
+
+	if (*s == '\0')
+		return false;
+	if (strcmp(s, "0") == 0)
+	{
+		*ms = 0;
+		return true;
+	}
+	while (*s)
+	{
+		int64		n = 0;
+		int			u = -1;
+
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+		{
+			if (pg_mul_s64_overflow(n, 10, &n) || pg_add_s64_overflow(n, *s - '0', &n))
+				return false;
+			s++;
+		}
+		/* "ms" before "m" */
+		if (s[0] == 'm' && s[1] == 's')
+			u = 6;
+		else
+			for (int i = 0; i < 6; i++)
+				if (*s == units[i].unit[0])
+					u = i;
+		if (u < 0 || u <= last)
+			return false;
+		s += strlen(units[u].unit);
+		last = u;
+		if (pg_mul_s64_overflow(n, units[u].ms, &n) || pg_add_s64_overflow(total, n, &total))
+			return false;
+	}
+	*ms = total;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(mimir_duration_ms);
+Datum
+mimir_duration_ms(PG_FUNCTION_ARGS)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		ms;
+
+	if (!mimir_parse_duration(s, &ms))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid duration \"%s\"", s),
+				 errhint("Use a Prometheus duration such as 30s, 5m, 1h30m or 500ms.")));
+	PG_RETURN_INT64(ms);
 }
 
 void

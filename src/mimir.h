@@ -36,6 +36,7 @@ extern int	mimir_cut_interval_ms;
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 extern int64 mimir_ts_to_ms(TimestampTz ts);
 extern TimestampTz mimir_ms_to_ts(int64 ms);
+extern bool mimir_parse_duration(const char *s, int64 *ms);
 
 /* One label (name = value). A label set is an array kept sorted by name. */
 typedef struct MimirLabel
@@ -164,6 +165,36 @@ extern bool mimir_series_state_warm(int32 tenant);
 extern void mimir_series_state_set_warm(int32 tenant);
 extern void mimir_series_state_reset(void);
 extern uint64 mimir_series_state_full_misses(void);
+
+/* ingest.c: storing remote-write requests */
+#define MIMIR_ING_STORED	0
+#define MIMIR_ING_DUP_SAME	1		/* identical sample exists: silently dropped */
+#define MIMIR_ING_OOO		2		/* older than the series' latest sample */
+#define MIMIR_ING_DUP_DIFF	3		/* same timestamp, different value */
+typedef struct MimirIngestSeries
+{
+	MimirLabelSet labels;		/* sorted by name, validated */
+	int			nsamples;
+	pc_sample  *samples;		/* in request order */
+	int64		series_id;		/* out */
+	uint8	   *status;			/* out: MIMIR_ING_* per sample */
+} MimirIngestSeries;
+typedef struct MimirIngestResult
+{
+	int64		stored;
+	int64		dropped_same;
+	int64		rejected_ooo;
+	int64		rejected_dup;
+	int			first_series;	/* first rejected sample, or -1 */
+	int			first_sample;
+	int			first_reason;
+	int			nupd;			/* latest stored sample per series */
+	int64	   *upd_series;
+	pc_sample  *upd;
+} MimirIngestResult;
+extern void mimir_ingest(int32 tenant, MimirIngestSeries *s, int n, int64 ooo_window_ms,
+						 MimirIngestResult *r);
+extern void mimir_ingest_publish(MimirIngestResult *r);
 
 /* cut_worker.c */
 extern void mimir_register_cut_worker(void);
