@@ -1,30 +1,41 @@
 # mimir: PGXS build of the extension plus the project's run/test/bench drivers.
 EXTENSION = mimir
 MODULE_big = mimir
-DATA = sql/mimir--0.1.sql
 PGFILEDESC = "mimir - Prometheus/Mimir-compatible metrics in PostgreSQL"
 
-PROTOS   = $(wildcard src/distributor/*.proto)
+# The install script is assembled from one file per component (sql/install/),
+# in name order, so components add their SQL objects without touching others.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = sql/mimir--0.1.sql
+
+PROTOS   = $(wildcard src/*/*.proto)
 PROTO_C  = $(PROTOS:.proto=.pb-c.c)
 PROTO_H  = $(PROTOS:.proto=.pb-c.h)
 SRCS     = $(filter-out %.pb-c.c,$(wildcard src/*.c src/*/*.c))
 OBJS     = $(SRCS:.c=.o) $(PROTO_C:.c=.o)
 
-REGRESS = promchunk write_read selectors tenants head_cut errors
-REGRESS_OPTS = --load-extension=mimir
+# Every sql/<name>.sql but the install script is a pg_regress test.
+REGRESS = $(filter-out mimir--%,$(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=mimir --load-extension=pg_cron
 
-PG_CPPFLAGS = -I$(CURDIR)/src -I$(CURDIR)/src/distributor -Wno-declaration-after-statement
-SHLIB_LINK = -lprotobuf-c -lsnappy -lmicrohttpd -lcurl -lyaml -lm
-EXTRA_CLEAN = $(PROTO_C) $(PROTO_H) test/codec/build test/promql/build test/distributor/build
+PG_CPPFLAGS = -I$(CURDIR)/src -Wno-declaration-after-statement
+SHLIB_LINK = -lprotobuf-c -lsnappy -lmicrohttpd -lcurl -lyaml -lm -lpthread
+EXTRA_CLEAN = $(PROTO_C) $(PROTO_H) test/*/build
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+sql/mimir--0.1.sql: $(INSTALL_PARTS)
+	( echo '-- mimir 0.1: Prometheus/Mimir-compatible metrics storage inside PostgreSQL.'; \
+	  echo '-- Generated from sql/install/*.sql by the Makefile; edit those files.'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION mimir" to load this file. \quit'; \
+	  for f in $(INSTALL_PARTS); do echo; echo "-- $$f"; cat $$f; done ) > $@
+
 # Generated protobuf-c code must exist before anything includes it.
 $(SRCS:.c=.o): $(PROTO_H) $(wildcard src/*.h src/*/*.h)
-src/distributor/%.pb-c.c src/distributor/%.pb-c.h: src/distributor/%.proto
-	protoc-c --proto_path=src/distributor --c_out=src/distributor $<
+src/%.pb-c.c src/%.pb-c.h: src/%.proto
+	protoc-c --proto_path=$(dir $<) --c_out=$(dir $<) $<
 
 .PHONY: deps run stop test bench
 deps:

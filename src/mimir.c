@@ -5,6 +5,8 @@
  */
 #include "mimir.h"
 
+#include "distributor/distributor.h"
+
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -51,8 +53,31 @@ _PG_init(void)
 								"Series beyond it are checked against storage, which is slower.",
 								&mimir_head_series_capacity, 1000000, 1000, 100000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomStringVariable("mimir.http_listen_address",
+								   "IPv4 address the HTTP workers listen on.",
+								   NULL, &mimir_http_listen_address, "127.0.0.1",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("mimir.http_port",
+								"TCP port of the remote-write and query HTTP API (0 disables it).",
+								NULL, &mimir_http_port, 8080, 0, 65535,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("mimir.ingest_workers",
+								"Number of HTTP worker processes (0 = one per CPU core).",
+								NULL, &mimir_ingest_workers, 0, 0, 64,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("mimir.max_recv_msg_size",
+								"Largest accepted request body, compressed and uncompressed (bytes).",
+								"Mimir's -distributor.max-recv-msg-size.",
+								&mimir_max_recv_msg_size, 100 * 1024 * 1024, 1024, INT_MAX,
+								PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+		DefineCustomBoolVariable("mimir.multitenancy_enabled",
+								 "Take the tenant from X-Scope-OrgID (required) instead of using 'anonymous'.",
+								 NULL, &mimir_multitenancy_enabled, false,
+								 PGC_SIGHUP, 0, NULL, NULL, NULL);
 		mimir_series_state_init();
+		distributor_metrics_init();
 		mimir_register_cut_worker();
+		mimir_register_ingest_workers();
 	}
 }
 

@@ -1,6 +1,6 @@
 # Shell helpers (sourced) for private PostgreSQL clusters owned by the
 # postgres user, since PostgreSQL refuses to run as root.
-PGBIN=$(pg_config --bindir)
+PGBIN=$(${PG_CONFIG:-pg_config} --bindir)
 
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

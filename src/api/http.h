@@ -79,7 +79,6 @@ extern int	http_server_wakeup_fd(void);
 extern HttpJob *http_server_take_jobs(void);
 /* hand a finished job back to the HTTP thread */
 extern void http_server_finish(HttpJob *job);
-extern void http_server_set_ready(bool ready);
 extern double http_now(void);
 
 #endif

@@ -39,7 +39,6 @@ static int	wake_fd = -1;
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static HttpJob *queue_head,
 		   *queue_tail;
-static volatile int server_ready;
 
 double
 http_now(void)
@@ -423,10 +422,4 @@ http_server_finish(HttpJob *job)
 	if (job->status == 0)
 		http_respondf(job, 500, "internal error: request was not answered\n");
 	MHD_resume_connection(job->conn);
-}
-
-void
-http_server_set_ready(bool ready)
-{
-	server_ready = ready;
 }

@@ -5,6 +5,11 @@
  */
 #include "mimir.h"
 
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
 #include "lib/stringinfo.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"

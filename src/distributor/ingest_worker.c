@@ -213,7 +213,7 @@ mimir_ingest_worker_main(Datum arg)
 			ready = extension_exists();
 			if (ready)
 				distributor_load_limits();
-			http_server_set_ready(ready);
+			http_routes_set_ready(ready);
 		}
 		jobs = http_server_take_jobs();
 		if (jobs)

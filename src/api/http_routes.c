@@ -1,0 +1,41 @@
+/*
+ * http_routes.c — the table of HTTP endpoints served by the workers, and the
+ * small operational endpoints (/ready, /metrics).
+ */
+#include "mimir.h"
+
+#include "distributor/distributor.h"
+
+static volatile bool ready_flag;
+
+void
+http_routes_set_ready(bool ready)
+{
+	ready_flag = ready;
+}
+
+/* HTTP thread: no PostgreSQL calls here */
+static void
+ready_pre(HttpJob *job)
+{
+	if (ready_flag)
+		http_respondf(job, 200, "ready\n");
+	else
+		http_respondf(job, 503, "not ready: the mimir extension is not installed in the database yet\n");
+}
+
+static void
+metrics_run(HttpJob *job)
+{
+	char	   *text = distributor_metrics_text();
+
+	http_respond(job, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+}
+
+const HttpRoute mimir_http_routes[] = {
+	{"/api/v1/push", "POST", push_pre, push_run},
+	{"/api/v1/write", "POST", push_pre, push_run},
+	{"/ready", "GET", ready_pre, NULL},
+	{"/metrics", "GET", NULL, metrics_run},
+};
+const int	mimir_http_nroutes = lengthof(mimir_http_routes);
