@@ -15,9 +15,12 @@ TMP=$ROOT/.test
 rm -rf "$TMP"
 chmod o+x "$ROOT" 2>/dev/null || true
 export PGPORT=$(free_port) PGHOST=$TMP PGUSER=postgres PGDATABASE=postgres
+# the HTTP workers of the test cluster listen on a free port too
+export MIMIR_HTTP_PORT=$(free_port)
+export MIMIR_URL=http://127.0.0.1:$MIMIR_HTTP_PORT
 cleanup() { cluster_stop "$TMP"; }
 trap cleanup EXIT
-cluster_init "$TMP" "$PGPORT" "mimir.cut_interval = '1s'" || exit 1
+cluster_init "$TMP" "$PGPORT" "mimir.cut_interval = '1s'" "mimir.http_port = $MIMIR_HTTP_PORT" || exit 1
 cluster_start "$TMP" || exit 1
 psql -Xq -c "CREATE EXTENSION mimir" -c "CREATE EXTENSION pg_cron" >/dev/null || exit 1
 
