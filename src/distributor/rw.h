@@ -99,7 +99,8 @@ typedef struct rw_request
 	uint64_t	nhistograms;
 } rw_request;
 
-/* rw_decode.c: 0 on success; on error -1 with a message in err */
+/* rw_decode.c: 0 on success; on error -1 with a message in err. Free with
+ * rw_request_free in both cases. */
 extern int	rw_decode_v1(const uint8_t *buf, size_t len, rw_request *req, char *err, size_t errlen);
 extern int	rw_decode_v2(const uint8_t *buf, size_t len, rw_request *req, char *err, size_t errlen);
 extern void rw_request_free(rw_request *req);

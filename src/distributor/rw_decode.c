@@ -89,35 +89,79 @@ rd_fixed64(pb *b, uint64_t *out)
 	return 0;
 }
 
-/* reads a length-delimited payload */
+/*
+ * reads a length-delimited payload; as protobuf-c: the length is a varint
+ * of at most 5 bytes and at most INT_MAX
+ */
 static inline int
 rd_bytes(pb *b, const uint8_t **data, size_t *len)
 {
+	const uint8_t *p = b->p;
 	uint64_t	n = 0;
+	int			i;
 
-	if (rd_varint(b, &n) < 0)
-		return -1;
-	if (n > (uint64_t) (b->end - b->p))
+	for (i = 0; i < 5; i++)
+	{
+		if (p + i >= b->end)
+			return fail(b, "truncated length%.0llu", 0);
+		n |= (uint64_t) (p[i] & 0x7f) << (7 * i);
+		if (p[i] < 0x80)
+			break;
+	}
+	if (i == 5)
+		return fail(b, "length longer than 5 bytes%.0llu", 0);
+	p += i + 1;
+	if (n > 0x7fffffff)
+		return fail(b, "length %llu too large", n);
+	if (n > (uint64_t) (b->end - p))
 		return fail(b, "length %llu runs past the end of the message", n);
-	*data = b->p;
+	*data = p;
 	*len = (size_t) n;
-	b->p += n;
+	b->p = p + n;
 	return 0;
 }
 
-/* tag: field number and wire type */
+/*
+ * tag: field number and wire type. As protobuf-c: at most 5 bytes, and a
+ * first byte without field bits is an error (field 0).
+ */
 static inline int
 rd_tag(pb *b, uint32_t *field, int *wt)
 {
-	uint64_t	t = 0;
+	const uint8_t *p = b->p;
+	size_t		avail = (size_t) (b->end - p);
+	size_t		max = avail < 5 ? avail : 5;
+	uint32_t	tag;
+	int			shift = 4;
 
-	if (rd_varint(b, &t) < 0)
-		return -1;
-	*wt = (int) (t & 7);
-	if ((t >> 3) == 0 || (t >> 3) > 0x1fffffff)
-		return fail(b, "invalid field number %llu", t >> 3);
-	*field = (uint32_t) (t >> 3);
-	return 0;
+	if (avail == 0)
+		return fail(b, "truncated tag%.0llu", 0);
+	if ((p[0] & 0xf8) == 0)
+		return fail(b, "invalid field number %llu", 0);
+	*wt = p[0] & 7;
+	tag = (uint32_t) (p[0] & 0x7f) >> 3;
+	if (p[0] < 0x80)
+	{
+		*field = tag;
+		b->p = p + 1;
+		return 0;
+	}
+	for (size_t i = 1; i < max; i++)
+	{
+		if (p[i] & 0x80)
+		{
+			tag |= (uint32_t) (p[i] & 0x7f) << shift;
+			shift += 7;
+		}
+		else
+		{
+			tag |= (uint32_t) p[i] << shift;
+			*field = tag;
+			b->p = p + i + 1;
+			return 0;
+		}
+	}
+	return fail(b, "bad tag%.0llu", 0);
 }
 
 static int
@@ -220,7 +264,7 @@ decode_label(pb *parent, const uint8_t *data, size_t len, rw_label *l)
 
 /* Sample { double value = 1; int64 timestamp = 2; (2.0: int64 start_timestamp = 3) } */
 static int
-decode_sample(pb *parent, const uint8_t *data, size_t len, rw_sample *s)
+decode_sample(pb *parent, const uint8_t *data, size_t len, rw_sample *s, bool v2)
 {
 	pb			m,
 			   *b = &m;
@@ -269,7 +313,7 @@ decode_sample(pb *parent, const uint8_t *data, size_t len, rw_sample *s)
 				return -1;
 			memcpy(&s->v, &v, 8);
 		}
-		else if (f == 2 || f == 3)
+		else if (f == 2 || (f == 3 && v2))
 		{
 			if (wt != WT_VARINT)
 				return wrong_type(b, f);
@@ -293,7 +337,7 @@ decode_sample(pb *parent, const uint8_t *data, size_t len, rw_sample *s)
 static int	check_schema(pb *parent, const uint8_t *data, size_t len, const char *kinds,
 						 const char *where);
 
-static const char histogram_kinds[] = "?vdvdvvdmVDmVDvvD";	/* index = field number */
+static const char histogram_kinds[] = "?vddvdvdmVDmVDvvD";	/* index = field number */
 static const char bucketspan_kinds[] = "?vv";
 
 static int
@@ -524,7 +568,7 @@ decode_series_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 				if (rd_bytes(b, &d, &n) < 0)
 					return -1;
 				GROW(req->samples, req->nsamples, req->cap_samples, 256);
-				if (decode_sample(b, d, n, &req->samples[req->nsamples]) < 0)
+				if (decode_sample(b, d, n, &req->samples[req->nsamples], false) < 0)
 					return -1;
 				req->nsamples++;
 				s->nsamples++;
@@ -773,21 +817,19 @@ decode_exemplar_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 	return 0;
 }
 
-/* 2.0 Metadata { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; } */
+/*
+ * 2.0 Metadata { MetricType type = 1; uint32 help_ref = 3; uint32 unit_ref = 4; }
+ * A message field seen twice is merged, so references are resolved once the
+ * series is complete.
+ */
 static int
-decode_metadata_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len, rw_series *s)
+decode_metadata_v2(pb *parent, const uint8_t *data, size_t len, rw_series *s,
+				   uint32_t *help_ref, uint32_t *unit_ref)
 {
 	pb			m,
 			   *b = &m;
 
 	sub(parent, b, data, len, "Metadata");
-	/* a message field seen twice is merged: keep what the first set */
-	if (!s->has_md)
-	{
-		s->md_help.p = s->md_unit.p = "";
-		s->md_help.len = s->md_unit.len = 0;
-		s->md_type = 0;
-	}
 	s->has_md = true;
 	while (b->p < b->end)
 	{
@@ -805,8 +847,10 @@ decode_metadata_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 				return -1;
 			if (f == 1)
 				s->md_type = (int32_t) (uint32_t) v;
-			else if (symbol(b, req, (uint32_t) v, f == 3 ? &s->md_help : &s->md_unit) < 0)
-				return -1;
+			else if (f == 3)
+				*help_ref = (uint32_t) v;
+			else
+				*unit_ref = (uint32_t) v;
 		}
 		else if (skip(b, wt, f) < 0)
 			return -1;
@@ -828,6 +872,8 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 	rw_series  *s;
 	uint32_t	nrefs = 0;
 	uint32_t	ex_first = req->nexemplars;
+	uint32_t	help_ref = 0,
+				unit_ref = 0;
 
 	sub(parent, b, data, len, "TimeSeries");
 	s = new_series(b, req);
@@ -854,7 +900,7 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 				if (rd_bytes(b, &d, &n) < 0)
 					return -1;
 				GROW(req->samples, req->nsamples, req->cap_samples, 256);
-				if (decode_sample(b, d, n, &req->samples[req->nsamples]) < 0)
+				if (decode_sample(b, d, n, &req->samples[req->nsamples], true) < 0)
 					return -1;
 				req->nsamples++;
 				s->nsamples++;
@@ -864,7 +910,7 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 					return wrong_type(b, f);
 				/* 2.0 adds start_timestamp = 17 (varint) to the histogram */
 				if (rd_bytes(b, &d, &n) < 0 ||
-					check_schema(b, d, n, "?vdvdvvdmVDmVDvvDv", "Histogram") < 0)
+					check_schema(b, d, n, "?vddvdvdmVDmVDvvDv", "Histogram") < 0)
 					return -1;
 				s->nhistograms++;
 				req->nhistograms++;
@@ -878,7 +924,7 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 			case 5:
 				if (wt != WT_LEN)
 					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 || decode_metadata_v2(b, req, d, n, s) < 0)
+				if (rd_bytes(b, &d, &n) < 0 || decode_metadata_v2(b, d, n, s, &help_ref, &unit_ref) < 0)
 					return -1;
 				break;
 			case 6:
@@ -897,6 +943,8 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 		}
 	}
 	if (resolve_refs(b, req, *refs, nrefs, false) < 0)
+		return -1;
+	if (s->has_md && (symbol(b, req, help_ref, &s->md_help) < 0 || symbol(b, req, unit_ref, &s->md_unit) < 0))
 		return -1;
 	s->nlabels = nrefs / 2;
 	s->first_exemplar = ex_first;
