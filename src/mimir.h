@@ -92,6 +92,7 @@ extern void idcache_put(IdCache *c, const char *key, int64 val, bool tentative);
 extern void idcache_xact_end(bool commit);
 extern void idcache_subxact_end(bool commit, int level);
 extern void idcache_reset_all(void);
+extern uint64 idcache_generation(void);
 
 /* promchunk.c */
 extern pc_sample *mimir_chunk_decode(bytea *chunk, int *n);

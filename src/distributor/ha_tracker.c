@@ -90,7 +90,9 @@ ha_check_replica(int32_t tenant_id, const char *cluster, const char *replica,
 	{
 		int64		age_ms = (now - c->received_at) / 1000;
 
-		if (strcmp(c->elected, replica) == 0 && age_ms < HA_UPDATE_TIMEOUT_MS)
+		/* no failover can have happened while the elected one was heard of lately */
+		if (strcmp(c->elected, replica) == 0 && age_ms < HA_UPDATE_TIMEOUT_MS &&
+			age_ms < limits->ha_failover_timeout_ms)
 			return HA_ACCEPT;
 		if (strcmp(c->elected, replica) != 0 && age_ms < limits->ha_failover_timeout_ms)
 		{

@@ -44,6 +44,7 @@ bool		mimir_multitenancy_enabled = false;
 static int	listen_fds[MAX_WORKERS];
 static int	nworkers;
 static char listen_error[256];
+static bool ready;				/* the extension exists in mimir.database */
 
 void
 mimir_register_ingest_workers(void)
@@ -107,6 +108,25 @@ extension_exists(void)
 	return found;
 }
 
+/* Reload mimir.limits if it changed; a failure (extension dropped) means not ready. */
+static void
+reload_limits(void)
+{
+	PG_TRY();
+	{
+		distributor_maybe_reload_limits();
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ready = false;
+		http_routes_set_ready(false);
+	}
+	PG_END_TRY();
+}
+
 static void
 server_error(HttpJob *j, const char *fmt, const char *detail)
 {
@@ -116,7 +136,7 @@ server_error(HttpJob *j, const char *fmt, const char *detail)
 
 /* Run every job of a batch in one transaction; answer them after commit. */
 static void
-process_batch(HttpJob *jobs, bool ready)
+process_batch(HttpJob *jobs)
 {
 	MemoryContext batch_cxt = AllocSetContextCreate(TopMemoryContext, "mimir http batch",
 													ALLOCSET_DEFAULT_SIZES);
@@ -137,6 +157,9 @@ process_batch(HttpJob *jobs, bool ready)
 	}
 	if (any)
 	{
+		/* limits committed before these requests were taken apply to them */
+		if (ready)
+			reload_limits();
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -168,7 +191,17 @@ process_batch(HttpJob *jobs, bool ready)
 				RollbackAndReleaseCurrentSubTransaction();
 				ingest_request_end(false);
 				/* a server-side failure: 5xx so that the sender retries */
-				server_error(j, "%s\n", ed->message);
+				if (ed->sqlerrcode == ERRCODE_UNDEFINED_TABLE || ed->sqlerrcode == ERRCODE_UNDEFINED_SCHEMA ||
+					ed->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
+				{
+					/* the extension went away (DROP EXTENSION): not ready */
+					ready = false;
+					http_routes_set_ready(false);
+					http_respondf(j, 503, "not ready: %s\n", ed->message);
+					push_add_retry_after(j);
+				}
+				else
+					server_error(j, "%s\n", ed->message);
 				FreeErrorData(ed);
 			}
 			PG_END_TRY();
@@ -238,7 +271,6 @@ void
 mimir_ingest_worker_main(Datum arg)
 {
 	char		err[256];
-	bool		ready = false;
 	WaitEventSet *wes;
 	int			me = DatumGetInt32(arg);
 	int			fd = me < nworkers ? listen_fds[me] : -1;
@@ -293,20 +325,28 @@ mimir_ingest_worker_main(Datum arg)
 		}
 		if (!ready)
 		{
-			ready = extension_exists();
-			if (ready)
-				distributor_load_limits();
+			PG_TRY();
+			{
+				ready = extension_exists();
+			}
+			PG_CATCH();
+			{
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+			}
+			PG_END_TRY();
 			http_routes_set_ready(ready);
 		}
-		else
-			distributor_maybe_reload_limits();
+		if (ready)
+			reload_limits();
 		jobs = http_server_take_jobs();
 		if (jobs)
 		{
-			process_batch(jobs, ready);
+			process_batch(jobs);
 			continue;
 		}
-		(void) WaitEventSetWait(wes, ready ? 1000 : 1000, ev, 3, PG_WAIT_EXTENSION);
+		(void) WaitEventSetWait(wes, 1000, ev, 3, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -13,6 +13,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static LimitsTable *current;
+static uint64_t version;
 
 static void
 table_free(LimitsTable *t)
@@ -32,15 +33,19 @@ limits_store_publish(LimitsTable *t)
 
 	pthread_mutex_lock(&lock);
 	old = current;
+	t->version = ++version;
 	current = t;
 	pthread_mutex_unlock(&lock);
 	table_free(old);
 }
 
-void
+uint64_t
 limits_store_get(const char *tenant, rw_limits *out)
 {
+	uint64_t	v;
+
 	pthread_mutex_lock(&lock);
+	v = version;
 	if (current == NULL)
 		rw_limits_default(out);
 	else
@@ -54,6 +59,18 @@ limits_store_get(const char *tenant, rw_limits *out)
 			}
 	}
 	pthread_mutex_unlock(&lock);
+	return v;
+}
+
+uint64_t
+limits_store_version(void)
+{
+	uint64_t	v;
+
+	pthread_mutex_lock(&lock);
+	v = version;
+	pthread_mutex_unlock(&lock);
+	return v;
 }
 
 bool

@@ -17,10 +17,10 @@
 #include "distributor/push.h"
 #include "ingester/ingester.h"
 
-static bool
+static inline bool
 valid_text(rw_str s)
 {
-	return memchr(s.p, '\0', s.len) == NULL && rw_valid_utf8(s.p, s.len);
+	return rw_valid_text(s.p, s.len);
 }
 
 static Datum
@@ -124,6 +124,13 @@ push_run(HttpJob *job)
 
 	if (pp == NULL || job->status != 0)
 		return;
+	/* mimir.limits changed since the HTTP thread validated: do it again */
+	if (pp->lim_version != limits_store_version())
+	{
+		push_prepare(job, pp);
+		if (job->status != 0)
+			return;
+	}
 	tenant_id = mimir_tenant_id(pp->tenant, true);
 
 	if (pp->ha_cluster != NULL)

@@ -18,6 +18,7 @@ typedef struct PushPrep
 	rw_request	req;
 	rw_validation val;
 	rw_limits	lim;
+	uint64_t	lim_version;	/* limits table version lim comes from */
 	char	   *ha_cluster;		/* set when HA dedup applies to the request */
 	char	   *ha_replica;
 	int64_t		now_ms;
@@ -33,6 +34,8 @@ typedef struct PushPrep
 } PushPrep;
 
 extern void push_prep_free(void *p);
+/* fetch the tenant's limits, HA labels, then Mimir's validation (pure C) */
+extern void push_prepare(HttpJob *job, PushPrep *pp);
 /* adds Retry-After (Mimir's backoff) to a 429/5xx answer */
 extern void push_add_retry_after(HttpJob *job);
 

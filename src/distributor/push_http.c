@@ -56,6 +56,8 @@ too_large(HttpJob *job, unsigned long long size, const char *kind, size_t max)
 				  size, kind, max);
 }
 
+static int64_t wall_ms(void);
+
 static int64_t
 wall_ms(void)
 {
@@ -155,13 +157,25 @@ push_pre(HttpJob *job)
 	}
 	pp->decoded = true;
 
-	limits_store_get(pp->tenant, &pp->lim);
+	push_prepare(job, pp);
+}
+
+/*
+ * The limit-dependent part of the HTTP-thread step; the backend repeats it
+ * when mimir.limits changed in between (the request then sees the limits
+ * committed before it was processed).
+ */
+void
+push_prepare(HttpJob *job, PushPrep *pp)
+{
+	pp->lim_version = limits_store_get(pp->tenant, &pp->lim);
+	rw_validation_free(&pp->val);
 
 	/*
 	 * HA dedup looks at the first series only; when it carries both labels
 	 * the request is subject to the election and the replica label goes.
 	 */
-	if (pp->lim.accept_ha_samples && pp->req.nseries > 0)
+	if (pp->ha_cluster == NULL && pp->lim.accept_ha_samples && pp->req.nseries > 0)
 	{
 		const rw_str *c = rw_series_label(&pp->req, &pp->req.series[0], pp->lim.ha_cluster_label);
 		const rw_str *r = rw_series_label(&pp->req, &pp->req.series[0], pp->lim.ha_replica_label);

@@ -134,12 +134,15 @@ extern void rw_limits_default(rw_limits *l);
 typedef struct LimitsTable
 {
 	rw_limits	def;			/* defaults + the '' overrides */
+	uint64_t	version;		/* changes with every publish */
 	int			n;
 	char	  (*tenant)[152];
 	rw_limits  *lim;
 } LimitsTable;
 extern void limits_store_publish(LimitsTable *t);	/* takes ownership */
-extern void limits_store_get(const char *tenant, rw_limits *out);
+/* copies the tenant's limits; returns the version of the table they come from */
+extern uint64_t limits_store_get(const char *tenant, rw_limits *out);
+extern uint64_t limits_store_version(void);
 extern bool limits_store_loaded(void);
 
 /*
@@ -214,6 +217,8 @@ extern char *rw_labels_string(const rw_label *l, uint32_t n);
 
 /* utf-8 and name checks (also used by the tenant parser) */
 extern bool rw_valid_utf8(const char *p, size_t len);
+/* UTF-8 without NUL: what a text value can hold */
+extern bool rw_valid_text(const char *p, size_t len);
 extern bool rw_valid_metric_name(const char *p, size_t len);
 extern bool rw_valid_label_name(const char *p, size_t len);
 

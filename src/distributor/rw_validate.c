@@ -154,6 +154,12 @@ rw_valid_utf8(const char *s, size_t len)
 	return true;
 }
 
+bool
+rw_valid_text(const char *p, size_t len)
+{
+	return memchr(p, '\0', len) == NULL && rw_valid_utf8(p, len);
+}
+
 /* 1: [a-zA-Z_], 2: also [0-9], 4: ':' */
 static unsigned char cls[256];
 
@@ -334,7 +340,7 @@ sb_id(sbuf *b, int reason)
 	sb_printf(b, " (err-mimir-%s)", rw_reason_id(reason));
 }
 
-/* The error body must be valid UTF-8: invalid bytes become U+FFFD. */
+/* The error body must be valid UTF-8 text: invalid bytes and NULs become U+FFFD. */
 static char *
 sanitize_utf8(sbuf *b)
 {
@@ -343,13 +349,13 @@ sanitize_utf8(sbuf *b)
 
 	if (b->p == NULL)
 		return NULL;
-	if (rw_valid_utf8(b->p, b->len))
+	if (rw_valid_text(b->p, b->len))
 		return b->p;
 	while (i < b->len)
 	{
 		size_t		j = i + 1;
 
-		while (j <= b->len && j - i <= 4 && !rw_valid_utf8(b->p + i, j - i))
+		while (j <= b->len && j - i <= 4 && !rw_valid_text(b->p + i, j - i))
 			j++;
 		if (j <= b->len && j - i <= 4)
 		{
@@ -518,7 +524,8 @@ validate_labels(const rw_label *l, uint32_t n, const rw_limits *lim, sbuf *msg)
 			sb_limit_hint(msg, "validation.max-length-label-name");
 			return RW_E_LABEL_NAME_TOO_LONG;
 		}
-		if (!rw_valid_utf8(x->value.p, x->value.len))
+		/* a NUL cannot be stored in text either */
+		if (!rw_valid_text(x->value.p, x->value.len))
 		{
 			sb_str(msg, "received a series with invalid value in label '");
 			sb_prec(msg, x->name.p, x->name.len, 200, NULL);

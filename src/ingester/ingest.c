@@ -488,6 +488,7 @@ typedef struct FirstErr
 	int			k;
 	char	   *msg;
 	int			reason;
+	MemoryContext cxt;			/* the caller's: messages must outlive SPI */
 } FirstErr;
 
 static void
@@ -497,7 +498,7 @@ note_error(FirstErr *fe, int si, int k, int reason, char *msg)
 	{
 		fe->si = si;
 		fe->k = k;
-		fe->msg = msg;
+		fe->msg = MemoryContextStrdup(fe->cxt, msg);
 		fe->reason = reason;
 	}
 }
@@ -591,10 +592,10 @@ exemplar_json(const rw_request *req, const rw_exemplar *e)
 	return s.data;
 }
 
-static bool
+static inline bool
 valid_text(rw_str s)
 {
-	return memchr(s.p, '\0', s.len) == NULL && rw_valid_utf8(s.p, s.len);
+	return rw_valid_text(s.p, s.len);
 }
 
 void
@@ -615,6 +616,7 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 	int64		ooo = lim->out_of_order_time_window_ms;
 
 	memset(res, 0, sizeof(*res));
+	fe.cxt = CurrentMemoryContext;
 	if (series_map_enabled())
 		warm_tenant(tenant_id);
 	complete = series_map_enabled() && series_map_complete() && series_map_is_warm(tenant_id);

@@ -7,7 +7,10 @@
 #include "mimir.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "common/hashfn.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 typedef struct IdEntry
@@ -55,6 +58,59 @@ struct IdCache
 static IdCache *caches[MAX_CACHES];
 static int	ncaches;
 
+/*
+ * Cached ids are only valid for the tables they came from: DROP EXTENSION /
+ * CREATE EXTENSION or a TRUNCATE (a relcache invalidation of one of these
+ * tables) makes every cache start over.
+ */
+static const char *const tracked_names[] = {"tenants", "label_pairs", "series"};
+static Oid	tracked[3];
+static bool stale;
+static bool callback_registered;
+static uint64 generation;
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid)
+		stale = true;
+	for (int i = 0; i < 3; i++)
+		if (tracked[i] == relid)
+			stale = true;
+}
+
+static void
+check_stale(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (stale)
+	{
+		stale = false;
+		for (int i = 0; i < 3; i++)
+			tracked[i] = InvalidOid;
+		idcache_reset_all();
+	}
+	if (tracked[0] == InvalidOid && IsTransactionState())
+	{
+		Oid			ns = get_namespace_oid("mimir", true);
+
+		for (int i = 0; i < 3 && OidIsValid(ns); i++)
+			tracked[i] = get_relname_relid(tracked_names[i], ns);
+	}
+}
+
+/* Changes whenever the caches were reset (for caches kept elsewhere). */
+uint64
+idcache_generation(void)
+{
+	check_stale();
+	return generation;
+}
+
 IdCache *
 idcache_create(const char *name)
 {
@@ -95,7 +151,10 @@ idcache_key(int nparts, const char **parts)
 bool
 idcache_get(IdCache *c, const char *key, int64 *val)
 {
-	IdEntry    *e = idmap_lookup(c->map, (char *) key);
+	IdEntry    *e;
+
+	check_stale();
+	e = idmap_lookup(c->map, (char *) key);
 
 	if (e == NULL)
 		return false;
@@ -184,6 +243,7 @@ idcache_subxact_end(bool commit, int level)
 void
 idcache_reset_all(void)
 {
+	generation++;
 	for (int i = 0; i < ncaches; i++)
 	{
 		MemoryContextReset(caches[i]->cxt);

@@ -45,9 +45,18 @@ typedef struct PairEntry
 static MemoryContext pair_cxt;
 static pairmap_hash *pair_names;
 
+static uint64 pair_names_generation;
+
 static void
 init_caches(void)
 {
+	/* label pair ids of dropped tables mean nothing */
+	if (pair_cache != NULL && idcache_generation() != pair_names_generation)
+	{
+		MemoryContextReset(pair_cxt);
+		pair_names = pairmap_create(pair_cxt, 1024, NULL);
+		pair_names_generation = idcache_generation();
+	}
 	if (pair_cache == NULL)
 	{
 		pair_cache = idcache_create("mimir label pair cache");

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""HTTP tests of the remote-write endpoint: every status code, Mimir's
-messages, read-after-write through SQL, tenants, HA dedup, limits."""
+"""HTTP tests of the remote-write endpoint against the suite's cluster: every
+status code (200, 202, 400, 401, 404, 405, 415, 429, 500, 503), Mimir's
+messages, partial acceptance, read-after-write through SQL, remote write 2.0,
+tenants, limits, HA dedup, metadata, exemplars, /ready and /metrics.
+Prints "N passed, N failed"."""
 import os
+import struct
 import sys
 import time
 import urllib.error
@@ -10,12 +14,15 @@ import urllib.request
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from rwproto import snappy, write_request, write_request_v2  # noqa: E402
+from rwproto import (field_bytes, snappy, snappy_runs, timeseries_with_histogram,  # noqa: E402
+                     write_request, write_request_v2, write_request_v2_meta)
 
 HTTP = "http://127.0.0.1:%s" % os.environ["MIMIR_HTTP_PORT"]
-conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
+conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres",
+                        dbname=os.environ.get("PGDATABASE", "postgres"))
 conn.autocommit = True
 NOW = int(time.time() * 1000)
+V2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
 passed = failed = 0
 
 
@@ -26,11 +33,13 @@ def sql(q, *args):
 
 
 def post(path, body, ctype="application/x-protobuf", headers=None, method="POST"):
-    h = {"Content-Type": ctype, "Content-Encoding": "snappy", "X-Prometheus-Remote-Write-Version": "0.1.0"}
+    h = {"Content-Encoding": "snappy", "X-Prometheus-Remote-Write-Version": "0.1.0"}
+    if ctype is not None:
+        h["Content-Type"] = ctype
     h.update(headers or {})
     req = urllib.request.Request(HTTP + path, data=body, headers=h, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
@@ -40,10 +49,8 @@ def push(series, meta=(), **kw):
     return post("/api/v1/push", snappy(write_request(series, meta)), **kw)
 
 
-def reload_conf(setting, value):
-    sql("ALTER SYSTEM SET %s = %s" % (setting, value))
-    sql("SELECT pg_reload_conf()")
-    time.sleep(1.5)
+def push_v2(symbols, series, **kw):
+    return post("/api/v1/push", snappy(write_request_v2(symbols, series)), ctype=V2, **kw)
 
 
 def check(name, cond, detail=""):
@@ -61,141 +68,320 @@ def samples(sel, tenant="anonymous"):
                "to_timestamp(0), now() + interval '1 hour', %s)", sel, tenant)
 
 
-for _ in range(100):
+def values(sel, tenant="anonymous"):
+    return [r[2] for r in samples(sel, tenant)]
+
+
+def metrics():
+    return post("/metrics", None, method="GET")[1]
+
+
+def metric_value(text, line_prefix):
+    for line in text.splitlines():
+        if line.startswith(line_prefix + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_for(fn, seconds=10):
+    end = time.time() + seconds
+    while time.time() < end:
+        if fn():
+            return True
+        time.sleep(0.2)
+    return fn()
+
+
+def set_conf(setting, value, probe):
+    sql("ALTER SYSTEM SET %s = %s" % (setting, value))
+    sql("SELECT pg_reload_conf()")
+    return wait_for(probe)
+
+
+def ready():
     try:
         with urllib.request.urlopen(HTTP + "/ready", timeout=2) as r:
-            if r.status == 200:
-                break
+            return r.status == 200
     except Exception:
-        pass
-    time.sleep(0.2)
+        return False
+
+
+wait_for(ready, 30)
 st, body, _ = post("/ready", None, method="GET")
-check("GET /ready is 200 once the extension exists", st == 200, (st, body))
+check("GET /ready: 200 once the extension exists", st == 200, (st, body))
 
-# success, read-after-write
-st, body, _ = push([([("__name__", "rw_up"), ("job", "a")], [(NOW - 2000, 1.0), (NOW - 1000, 2.0)], [])])
+# ---- success, read-after-write ----
+st, body, hdr = push([([("__name__", "rw_up"), ("job", "a")], [(NOW - 2000, 1.0), (NOW - 1000, 2.0)], [])])
 check("push: 200 with an empty body", st == 200 and body == "", (st, body))
-rows = samples("rw_up")
-check("read-after-write through mimir.samples", [r[1:] for r in rows] == [(NOW - 2000, 1.0), (NOW - 1000, 2.0)], rows)
+check("read-after-write: the acked samples are visible to mimir.samples at once",
+      [r[1:] for r in samples("rw_up")] == [(NOW - 2000, 1.0), (NOW - 1000, 2.0)], samples("rw_up"))
+check("1.0 answers carry no 2.0 headers", "X-Prometheus-Remote-Write-Samples-Written" not in hdr, hdr)
 st, body, _ = post("/api/v1/write", snappy(write_request([([("__name__", "rw_up"), ("job", "b")], [(NOW, 5.0)], [])])))
-check("Prometheus' path /api/v1/write works too", st == 200 and len(samples('rw_up{job="b"}')) == 1, (st, body))
+check("Prometheus' path /api/v1/write", st == 200 and values('rw_up{job="b"}') == [5.0], (st, body))
+st, body, _ = post("/prometheus/api/v1/push", snappy(write_request([([("__name__", "rw_up"), ("job", "c")], [(NOW, 6.0)], [])])))
+check("also under Mimir's /prometheus prefix", st == 200 and values('rw_up{job="c"}') == [6.0], (st, body))
+st, body, _ = push([])
+check("an empty request: 200", st == 200, (st, body))
+st, body, _ = push([([("__name__", "rw_order"), ("zz", "1"), ("aa", "2"), ("empty", "")], [(NOW, 1.0)], [])])
+check("labels are sorted and empty values dropped", st == 200 and
+      samples("rw_order")[0][0] == '{"aa": "2", "zz": "1", "__name__": "rw_order"}', samples("rw_order"))
 
-# staleness marker bits survive
-import struct  # noqa: E402
 stale = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 st, body, _ = push([([("__name__", "rw_stale")], [(NOW - 5000, 1.0), (NOW - 4000, stale)], [])])
-r = sql("SELECT float8send(value) = float8send(mimir.stale_marker()) FROM mimir.samples('rw_stale', to_timestamp(0), now()) ORDER BY t DESC LIMIT 1")
-check("staleness marker stored bit-exact", st == 200 and r == [(True,)], (st, body, r))
+r = sql("SELECT float8send(value) = float8send(mimir.stale_marker()) FROM mimir.samples('rw_stale', to_timestamp(0), now()) "
+        "ORDER BY t DESC LIMIT 1")
+check("the staleness marker is stored bit-exact", st == 200 and r == [(True,)], (st, body, r))
 
-# malformed input
+# ---- malformed input ----
+st, body, _ = post("/api/v1/push", b"\x05\xff\xff\xff")
+check("bad snappy: 400", st == 400 and "snappy" in body, (st, body))
 st, body, _ = post("/api/v1/push", b"\xff\xff\xff\xff\x0fgarbage")
-check("bad snappy: 400", st == 400 and body, (st, body))
+check("a snappy header claiming a huge body: 400 before decompressing", st == 400 and "(uncompressed)" in body, (st, body))
 st, body, _ = post("/api/v1/push", snappy(b"\x0a\x05\x0a\x03"))
-check("truncated protobuf: 400", st == 400 and body, (st, body))
-st, body, _ = post("/api/v1/push", snappy(write_request([([("__name__", "x")], [(NOW, 1)], [])])),
-                   ctype="application/x-protobuf;proto=foo.Bar")
-check("unknown proto=: 415", st == 415, (st, body))
-st, body, _ = post("/api/v1/push", None, method="GET")
-check("GET on push: 405", st == 405, (st, body))
+check("truncated protobuf: 400 naming the problem", st == 400 and "malformed" in body, (st, body))
+st, body, _ = post("/api/v1/push", snappy(b"\x0b\x00"))
+check("invalid wire type: 400", st == 400, (st, body))
+good = snappy(write_request([([("__name__", "x")], [(NOW, 1)], [])]))
+st, body, _ = post("/api/v1/push", good, ctype="application/x-protobuf;proto=foo.Bar")
+check("unknown proto=: 415", st == 415 and "foo.Bar" in body, (st, body))
+st, body, _ = post("/api/v1/push", good, ctype="application/x-protobuf;garbage")
+check("malformed Content-Type parameter: 400", st == 400, (st, body))
+st, body, _ = post("/api/v1/push", good, ctype="application/x-protobuf;proto=prometheus.WriteRequest")
+check("proto=prometheus.WriteRequest is 1.0", st == 200, (st, body))
+st, body, _ = post("/api/v1/push", good, ctype=None)
+check("no Content-Type is 1.0 (as Mimir)", st == 200, (st, body))
+st, body, hdr = post("/api/v1/push", None, method="GET")
+check("GET on push: 405 with Allow", st == 405 and hdr.get("Allow") == "POST", (st, body, hdr))
 st, body, _ = post("/nope", None, method="GET")
 check("unknown path: 404", st == 404, (st, body))
 
-# validation: the valid series of a request are stored, the answer is 400
+# ---- validation: valid series are stored, the answer is 400 naming the first problem ----
 st, body, _ = push([([("__name__", "rw_ok")], [(NOW, 1.0)], []),
-                    ([("__name__", "bad-name")], [(NOW, 1.0)], [])])
-check("invalid metric name: 400 naming it", st == 400 and "err-mimir-metric-name-invalid" in body and "bad-name" in body, (st, body))
-check("...while the valid series is stored", len(samples("rw_ok")) == 1)
+                    ([("__name__", "bad-name")], [(NOW, 1.0), (NOW + 1, 1.0)], []),
+                    ([("job", "x")], [(NOW, 1.0)], [])])
+check("invalid metric name: 400 with Mimir's message",
+      st == 400 and body.startswith("received a series with invalid metric name: 'bad-name' (err-mimir-metric-name-invalid)\n"),
+      (st, body))
+check("...the message gives the counts", "1 samples stored, 3 rejected, 2 series rejected" in body, body)
+check("...and the valid series of the request is stored", values("rw_ok") == [1.0])
 st, body, _ = push([([("job", "x")], [(NOW, 1.0)], [])])
-check("missing metric name: 400", st == 400 and "err-mimir-missing-metric-name" in body, (st, body))
-st, body, _ = push([([("__name__", "rw_l")] + [("l%02d" % i, "v") for i in range(31)], [(NOW, 1.0)], [])])
-check("too many labels: 400", st == 400 and "err-mimir-max-label-names-per-series" in body, (st, body))
+check("missing metric name: 400", st == 400 and "received series has no metric name (err-mimir-missing-metric-name)" in body,
+      (st, body))
+st, body, _ = push([([("__name__", "rw_l")] + [("l%02d" % i, "v") for i in range(30)], [(NOW, 1.0)], [])])
+check("too many labels: 400 with the limit's hint", st == 400 and "(actual: 31, limit: 30)" in body and
+      "err-mimir-max-label-names-per-series" in body and "-validation.max-label-names-per-series" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_l"), ("a-b", "x")], [(NOW, 1.0)], [])])
+check("invalid label name: 400", st == 400 and "err-mimir-label-invalid" in body, (st, body))
 st, body, _ = push([([("__name__", "rw_l"), ("a", "x" * 3000)], [(NOW, 1.0)], [])])
 check("label value too long: 400", st == 400 and "err-mimir-label-value-too-long" in body, (st, body))
 st, body, _ = push([([("__name__", "rw_l"), ("a", b"\xff\xfe")], [(NOW, 1.0)], [])])
-check("non-UTF-8 label value: 400", st == 400, (st, body))
+check("non-UTF-8 label value: 400, with a valid UTF-8 body",
+      st == 400 and "err-mimir-label-value-invalid" in body and "\ufffd" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_l"), ("a", b"x\x00y")], [(NOW, 1.0)], [])])
+check("NUL in a label value: 400", st == 400 and "err-mimir-label-value-invalid" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_l"), ("a", "1"), ("a", "2")], [(NOW, 1.0)], [])])
+check("duplicate label names: 400", st == 400 and "err-mimir-duplicate-label-names" in body, (st, body))
 st, body, _ = push([([("__name__", "rw_future")], [(NOW + 3600 * 1000, 1.0)], [])])
-check("sample too far in the future: 400", st == 400 and "err-mimir-too-far-in-future" in body, (st, body))
+check("sample too far in the future: 400", st == 400 and "err-mimir-too-far-in-future" in body and
+      "-validation.create-grace-period" in body, (st, body))
+check("...and nothing of that series is stored", samples("rw_future") == [])
 
-# ordering rules (ingester)
+# ---- the ingester's ordering rules ----
 push([([("__name__", "rw_ooo")], [(NOW - 1000, 1.0)], [])])
 st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 5000, 1.0)], [])])
-check("out-of-order sample: 400", st == 400 and "err-mimir-sample-out-of-order" in body, (st, body))
+ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((NOW - 5000) // 1000))
+check("out-of-order sample: 400 with Mimir's message",
+      st == 400 and body.startswith("the sample has been rejected because another sample with a more recent timestamp has "
+                                    "already been ingested and out-of-order samples are not allowed "
+                                    "(err-mimir-sample-out-of-order). The affected sample has timestamp " + ts) and
+      'is from series {__name__="rw_ooo"}' in body, (st, body))
 st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 1000, 1.0)], [])])
 check("identical duplicate: 200", st == 200, (st, body))
 st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 1000, 7.0)], [])])
 check("same timestamp, new value: 400", st == 400 and "err-mimir-sample-duplicate-timestamp" in body, (st, body))
-check("...and nothing changed", [r[2] for r in samples("rw_ooo")] == [1.0])
-sql("SELECT mimir.set_limit('out_of_order_time_window', '1h', 'ooo-tenant')")
-push([([("__name__", "rw_ooo")], [(NOW - 1000, 1.0)], [])], headers={"X-Scope-OrgID": "ooo-tenant"})
+check("...and nothing changed", values("rw_ooo") == [1.0])
+st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 900, 2.0), (NOW - 3000, 3.0), (NOW - 800, 4.0)], [])])
+check("partial: in-order samples of a series stored around an out-of-order one",
+      st == 400 and values("rw_ooo") == [1.0, 2.0, 4.0], (st, body, values("rw_ooo")))
+st, body, _ = push([([("__name__", "rw_twice")], [(NOW - 100, 1.0)], []), ([("__name__", "rw_twice")], [(NOW - 50, 2.0)], [])])
+check("a series twice in one request", st == 200 and values("rw_twice") == [1.0, 2.0], (st, body))
 
-# SQL writes and remote writes agree on the latest sample
+sql("SELECT mimir.set_limit('out_of_order_time_window', '10m', 'ooo-tenant')")
+reload_conf = set_conf("mimir.multitenancy_enabled", "on",
+                       lambda: push([([("__name__", "probe")], [(NOW, 1.0)], [])])[0] == 401)
+check("multitenancy on: missing X-Scope-OrgID is 401 'no org id'",
+      reload_conf and push([([("__name__", "rw_t")], [(NOW, 1.0)], [])])[1] == "no org id\n")
+OOO = {"X-Scope-OrgID": "ooo-tenant"}
+push([([("__name__", "rw_ooo")], [(NOW - 1000, 1.0)], [])], headers=OOO)
+st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 60000, 5.0)], [])], headers=OOO)
+check("out-of-order window: an older sample within it is accepted", st == 200 and
+      values("rw_ooo", "ooo-tenant") == [5.0, 1.0], (st, body, samples("rw_ooo", "ooo-tenant")))
+st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 60000, 6.0)], [])], headers=OOO)
+check("...and a different value at its timestamp is a duplicate", st == 400 and "sample-duplicate-timestamp" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_ooo")], [(NOW - 3600000, 5.0)], [])], headers=OOO)
+check("beyond the window: too old", st == 400 and "err-mimir-sample-timestamp-too-old" in body and
+      "beyond the out-of-order time window of 10m" in body, (st, body))
+
+# ---- tenants ----
+st, body, _ = push([([("__name__", "rw_t")], [(NOW, 1.0)], [])], headers={"X-Scope-OrgID": "bad/tenant"})
+check("invalid tenant: 400", st == 400 and body == "tenant ID 'bad/tenant' contains unsupported character '/'\n", (st, body))
+st, body, _ = push([([("__name__", "rw_t")], [(NOW, 1.0)], [])], headers={"X-Scope-OrgID": "a|b"})
+check("several tenants: 400", st == 400 and "multiple org IDs present" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_t")], [(NOW, 2.0)], [])], headers={"X-Scope-OrgID": "team-x"})
+check("tenant from X-Scope-OrgID, isolated from the others", st == 200 and values("rw_t", "team-x") == [2.0]
+      and samples("rw_t") == [], (st, body))
+set_conf("mimir.multitenancy_enabled", "off", lambda: push([([("__name__", "probe")], [(NOW, 1.0)], [])])[0] == 200)
+st, body, _ = push([([("__name__", "rw_t")], [(NOW, 3.0)], [])], headers={"X-Scope-OrgID": "team-x"})
+check("multitenancy off: everything goes to 'anonymous'", st == 200 and values("rw_t") == [3.0], (st, body))
+
+# ---- SQL writes and remote writes agree on the latest sample ----
 sql("SELECT mimir.write('rw_mixed', to_timestamp(%s / 1000.0), 1)", NOW - 1000)
 st, body, _ = push([([("__name__", "rw_mixed")], [(NOW - 2000, 3.0)], [])])
-check("remote write after a newer SQL write is out of order", st == 400 and "out-of-order" in body, (st, body))
+check("a remote write older than a committed SQL write is out of order", st == 400 and "out-of-order" in body, (st, body))
 
-# metadata and exemplars
+# ---- metadata and exemplars ----
 st, body, _ = push([([("__name__", "rw_ex_total")], [(NOW, 1.0)], [([("trace_id", "abc")], 1.0, NOW)])],
                    meta=[(1, "rw_ex_total", "a counter", "seconds")])
-check("metadata stored", sql("SELECT type, help, unit FROM mimir.metadata WHERE metric = 'rw_ex_total'") ==
+check("metadata stored", st == 200 and sql("SELECT type, help, unit FROM mimir.metadata WHERE metric = 'rw_ex_total'") ==
       [("counter", "a counter", "seconds")], (st, body))
-check("exemplars stored", sql("SELECT labels::text, value FROM mimir.exemplars e JOIN mimir.series s ON s.id = e.series_id") ==
-      [('{"trace_id": "abc"}', 1.0)])
+check("exemplars stored with their series", sql(
+    "SELECT e.labels::text, e.value, e.t FROM mimir.exemplars e JOIN mimir.series s ON s.id = e.series_id "
+    "WHERE s.labels @> ARRAY(SELECT id FROM mimir.label_pairs WHERE name = '__name__' AND value = 'rw_ex_total')") ==
+    [('{"trace_id": "abc"}', 1.0, NOW)])
+st, body, _ = push([([("__name__", "rw_ex2")], [(NOW, 1.0)], [([], 1.0, NOW)])])
+check("an exemplar without labels: 400", st == 400 and "err-mimir-exemplar-labels-missing" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_no_such_series")], [], [([("trace_id", "x")], 1.0, NOW)])])
+check("an exemplar of a series that does not exist: 400", st == 400 and "err-mimir-exemplar-series-missing" in body, (st, body))
+st, body, _ = push([], meta=[(1, "", "help", "")])
+check("metadata without a metric name: 400", st == 400 and "received a metric metadata with no metric name" in body, (st, body))
 
-# remote write 2.0
-body2 = write_request_v2(["", "__name__", "rw_v2", "job", "x"], [([1, 2, 3, 4], [(NOW, 3.0), (NOW + 1, 4.0)])])
-st, body, hdr = post("/api/v1/push", snappy(body2), ctype="application/x-protobuf;proto=io.prometheus.write.v2.Request",
-                     headers={"X-Prometheus-Remote-Write-Version": "2.0.0"})
-check("remote write 2.0: 204/200 with written-samples header", st in (200, 204) and
-      hdr.get("X-Prometheus-Remote-Write-Samples-Written") == "2" and len(samples("rw_v2")) == 2, (st, body, hdr))
-st, body, _ = post("/api/v1/push", snappy(write_request_v2(["", "__name__"], [([1, 9], [(NOW, 1.0)])])),
-                   ctype="application/x-protobuf;proto=io.prometheus.write.v2.Request")
-check("v2 bad symbol reference: 400", st == 400, (st, body))
+# ---- remote write 2.0 ----
+st, body, hdr = push_v2(["", "__name__", "rw_v2", "job", "x"], [([1, 2, 3, 4], [(NOW, 3.0), (NOW + 1, 4.0)])],
+                        headers={"X-Prometheus-Remote-Write-Version": "2.0.0"})
+check("remote write 2.0: 200 with the written-samples headers", st == 200 and
+      hdr.get("X-Prometheus-Remote-Write-Samples-Written") == "2" and
+      hdr.get("X-Prometheus-Remote-Write-Histograms-Written") == "0" and
+      hdr.get("X-Prometheus-Remote-Write-Exemplars-Written") == "0" and values("rw_v2") == [3.0, 4.0], (st, body, hdr))
+st, body, hdr = post("/api/v1/push", snappy(write_request_v2(["", "__name__"], [([1, 9], [(NOW, 1.0)])])), ctype=V2)
+check("2.0 bad symbol reference: 400, headers say 0 written", st == 400 and "symbol reference 9" in body and
+      hdr.get("X-Prometheus-Remote-Write-Samples-Written") == "0", (st, body, hdr))
+st, body, hdr = post("/api/v1/push", snappy(write_request_v2(["", "__name__", "rw_v2b"], [([1, 2, 1], [(NOW, 1.0)])])), ctype=V2)
+check("2.0 odd number of label references: 400", st == 400, (st, body))
+st, body, hdr = post("/api/v1/push", snappy(write_request_v2_meta(
+    ["", "__name__", "rw_v2_gauge", "a gauge", "bytes"], [([1, 2], [(NOW, 1.0)], (2, 3, 4))])), ctype=V2)
+check("2.0 metadata per series is stored", st == 200 and sql(
+    "SELECT type, help, unit FROM mimir.metadata WHERE metric = 'rw_v2_gauge'") == [("gauge", "a gauge", "bytes")], (st, body))
+st, body, hdr = post("/api/v1/push", snappy(write_request_v2(["", "__name__", "rw_v2_bad-name"], [([1, 2], [(NOW, 1.0)])])), ctype=V2)
+check("2.0 validation error: 400 with headers", st == 400 and "metric-name-invalid" in body and
+      hdr.get("X-Prometheus-Remote-Write-Samples-Written") == "0", (st, body, hdr))
 
-# /metrics
-st, body, _ = post("/metrics", None, method="GET")
-check("/metrics counts received samples by tenant", st == 200 and
-      'cortex_distributor_received_samples_total{user="anonymous"}' in body, (st, body[:300]))
-check("/metrics counts discarded samples by reason", 'cortex_discarded_samples_total{reason="metric_name_invalid",user="anonymous"}' in body
-      or 'reason="metric_name_invalid"' in body, body[:2000])
-check("/metrics has the request duration histogram", 'cortex_request_duration_seconds_bucket{method="POST",route="api_v1_push"' in body)
+# ---- native histograms are counted as discarded ----
+before = metric_value(metrics(), 'cortex_discarded_samples_total{reason="native_histograms_disabled",user="anonymous"}')
+body = field_bytes(1, timeseries_with_histogram([("__name__", "rw_hist")], NOW))
+st, b, _ = post("/api/v1/push", snappy(body))
+after = metric_value(metrics(), 'cortex_discarded_samples_total{reason="native_histograms_disabled",user="anonymous"}')
+check("native histograms: 200, ignored, counted as discarded", st == 200 and after == before + 1 and samples("rw_hist") == [],
+      (st, b, before, after))
 
-# HA dedup
-sql("SELECT mimir.set_default_limit('accept_ha_samples', 'true')")
-reload_conf("mimir.cut_interval", "'1s'")  # also lets the workers reload limits
-time.sleep(9)
-st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "a"), ("cluster", "c1")], [(NOW, 1.0)], [])])
+# ---- /metrics ----
+m = metrics()
+check("/metrics: received samples by tenant", metric_value(m, 'cortex_distributor_received_samples_total{user="anonymous"}') > 0, m[:500])
+check("/metrics: discarded samples by reason", metric_value(
+    m, 'cortex_discarded_samples_total{reason="metric_name_invalid",user="anonymous"}') >= 2, m[:3000])
+check("/metrics: ingester rejections by reason", metric_value(
+    m, 'cortex_discarded_samples_total{reason="sample_out_of_order",user="anonymous"}') >= 1)
+check("/metrics: request duration histogram", 'cortex_request_duration_seconds_bucket{method="POST",route="api_v1_push",'
+      'status_code="200",ws="false",le="+Inf"}' in m)
+check("/metrics: requests and ingested samples", metric_value(m, 'cortex_distributor_requests_in_total{user="anonymous"}') > 10 and
+      metric_value(m, 'cortex_ingester_ingested_samples_total{user="anonymous"}') > 10)
+
+# ---- HA dedup ----
+sql("SELECT mimir.set_limit('accept_ha_samples', 'true', 'ha-tenant')")
+sql("SELECT mimir.set_limit('ha_failover_timeout', '3s', 'ha-tenant')")
+sql("SELECT mimir.set_limit('ha_max_clusters', '1', 'ha-tenant')")
+set_conf("mimir.multitenancy_enabled", "on", lambda: push([([("__name__", "probe")], [(NOW, 1.0)], [])])[0] == 401)
+HA = {"X-Scope-OrgID": "ha-tenant"}
+st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "a"), ("cluster", "c1")], [(NOW, 1.0)], [])], headers=HA)
 check("HA: the first replica is elected", st == 200, (st, body))
-st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "b"), ("cluster", "c1")], [(NOW + 1, 2.0)], [])])
-check("HA: another replica gets 202", st == 202, (st, body))
-rows = samples("rw_ha")
-check("HA: only the elected replica's samples, without __replica__", [(r[0], r[2]) for r in rows] ==
-      [('{"cluster": "c1", "__name__": "rw_ha"}', 1.0)], rows)
-sql("DELETE FROM mimir.limits WHERE name = 'accept_ha_samples'")
+st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "b"), ("cluster", "c1")], [(NOW + 1, 2.0)], [])], headers=HA)
+check("HA: another replica gets 202 with Mimir's message",
+      st == 202 and body == "replicas did not match, rejecting sample: replica=b, elected=a\n", (st, body))
+rows = samples("rw_ha", "ha-tenant")
+check("HA: only the elected replica's samples, without __replica__",
+      [(r[0], r[2]) for r in rows] == [('{"cluster": "c1", "__name__": "rw_ha"}', 1.0)], rows)
+st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "a"), ("cluster", "c2")], [(NOW, 1.0)], [])], headers=HA)
+check("HA: a cluster beyond ha_max_clusters is 400", st == 400 and "err-mimir-tenant-too-many-ha-clusters" in body, (st, body))
+st, body, _ = push([([("__name__", "rw_ha_plain")], [(NOW, 1.0)], [])], headers=HA)
+check("HA: series without the labels are accepted", st == 200, (st, body))
+time.sleep(3.5)
+st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "b"), ("cluster", "c1")], [(NOW + 2, 3.0)], [])], headers=HA)
+check("HA: failover to another replica after the timeout", st == 200 and values("rw_ha", "ha-tenant") == [1.0, 3.0], (st, body))
+st, body, _ = push([([("__name__", "rw_ha"), ("__replica__", "a"), ("cluster", "c1")], [(NOW + 3, 4.0)], [])], headers=HA)
+check("HA: ...and the old replica is now deduplicated", st == 202 and "elected=b" in body, (st, body))
 
-# multi-tenancy
-reload_conf("mimir.multitenancy_enabled", "on")
-st, body, _ = push([([("__name__", "rw_t")], [(NOW, 1.0)], [])])
-check("multitenancy on: missing X-Scope-OrgID is 401", st == 401 and "no org id" in body, (st, body))
-st, body, _ = push([([("__name__", "rw_t")], [(NOW, 1.0)], [])], headers={"X-Scope-OrgID": "bad/tenant"})
-check("invalid tenant: 400", st == 400 and "unsupported character" in body, (st, body))
-st, body, _ = push([([("__name__", "rw_t")], [(NOW, 2.0)], [])], headers={"X-Scope-OrgID": "team-x"})
-check("tenant from X-Scope-OrgID", st == 200 and [r[2] for r in samples("rw_t", "team-x")] == [2.0]
-      and samples("rw_t") == [], (st, body))
-reload_conf("mimir.multitenancy_enabled", "off")
+# ---- limits ----
+sql("SELECT mimir.set_limit('ingestion_rate', '10', 'rate-tenant')")
+sql("SELECT mimir.set_limit('ingestion_burst_size', '20', 'rate-tenant')")
+RT = {"X-Scope-OrgID": "rate-tenant"}
+st, body, hdr = push([([("__name__", "rw_rate")], [(NOW + i, float(i)) for i in range(15)], [])], headers=RT)
+check("rate limit: within the burst, 200", st == 200, (st, body))
+st, body, hdr = push([([("__name__", "rw_rate")], [(NOW + 100 + i, float(i)) for i in range(15)], [])], headers=RT)
+check("rate limit: 429 with Retry-After and Mimir's message", st == 429 and "err-mimir-tenant-max-ingestion-rate" in body and
+      "set to 10 items/s with a maximum allowed burst of 20" in body and 6 <= int(hdr.get("Retry-After", "0")) <= 9, (st, body, hdr))
+check("...and nothing of it is stored", len(values("rw_rate", "rate-tenant")) == 15)
+st, body, hdr = push([([("__name__", "rw_rate")], [(NOW + 200 + i, float(i)) for i in range(25)], [])],
+                     headers=dict(RT, **{"Retry-Attempt": "3"}))
+check("rate limit: a request larger than the burst, Retry-After grows with Retry-Attempt",
+      st == 429 and "burst size limit, set to 20, with 25 items" in body and 12 <= int(hdr.get("Retry-After", "0")) <= 36,
+      (st, body, hdr))
+sql("SELECT mimir.set_limit('max_global_series_per_user', '2', 'series-tenant')")
+ST = {"X-Scope-OrgID": "series-tenant"}
+st, body, _ = push([([("__name__", "rw_s%d" % i)], [(NOW, 1.0)], []) for i in range(3)], headers=ST)
+check("series limit per tenant: 400, the first series stored", st == 400 and "per-user series limit of 2 exceeded" in body and
+      "err-mimir-max-series-per-user" in body and len(samples('{__name__=~"rw_s.*"}', "series-tenant")) == 2, (st, body))
+sql("SELECT mimir.set_limit('max_global_series_per_metric', '1', 'metric-tenant')")
+MT = {"X-Scope-OrgID": "metric-tenant"}
+st, body, _ = push([([("__name__", "rw_m"), ("i", str(i))], [(NOW, 1.0)], []) for i in range(2)], headers=MT)
+check("series limit per metric: 400", st == 400 and "per-metric series limit of 1 exceeded" in body and
+      'This is for series {__name__="rw_m", i="1"}' in body and len(samples("rw_m", "metric-tenant")) == 1, (st, body))
+sql("SELECT mimir.set_limit('max_label_names_per_series', '2', 'lbl-tenant')")
+st, body, _ = push([([("__name__", "rw_lbl"), ("a", "1"), ("b", "2")], [(NOW, 1.0)], [])], headers={"X-Scope-OrgID": "lbl-tenant"})
+check("label limits are per tenant", st == 400 and "limit: 2" in body, (st, body))
+set_conf("mimir.multitenancy_enabled", "off", lambda: push([([("__name__", "probe")], [(NOW, 1.0)], [])])[0] == 200)
 
-# rate limit
-sql("SELECT mimir.set_limit('ingestion_rate', '10', 'anonymous')")
-sql("SELECT mimir.set_limit('ingestion_burst_size', '10', 'anonymous')")
-time.sleep(11)
-st, body, hdr = push([([("__name__", "rw_rate")], [(NOW + i, float(i)) for i in range(50)], [])])
-check("rate limit: 429 with Retry-After", st == 429 and "err-mimir-tenant-max-ingestion-rate" in body and "Retry-After" in hdr, (st, body, hdr))
-sql("DELETE FROM mimir.limits")
+# ---- message size ----
+big = snappy(write_request([([("__name__", "rw_big"), ("a", "x" * 10000)], [(NOW, 1.0)], [])]))
+set_conf("mimir.max_recv_msg_size", "8192", lambda: "max-write-message-size" in post("/api/v1/push", big)[1])
+st, body, _ = post("/api/v1/push", big)
+check("oversized body (compressed): 400 with Mimir's message", st == 400 and
+      "(compressed) is larger than the allowed limit of 8192 bytes (err-mimir-distributor-max-write-message-size)" in body, (st, body))
+small = snappy_runs(write_request([([("__name__", "rw_big"), ("a", "%02d" % i + "x" * 1500)], [(NOW, 1.0)], [])
+                                   for i in range(60)]))
+st, body, _ = post("/api/v1/push", small)
+check("oversized after decompression: 400 'uncompressed'", len(small) < 8192 and st == 400 and
+      "(uncompressed) is larger than the allowed limit" in body, (len(small), st, body))
+set_conf("mimir.max_recv_msg_size", "'100MB'", lambda: post("/api/v1/push", small)[0] == 200)
+check("a body with runs decodes once the limit allows it", len(samples("rw_big")) == 60)
 
-# oversized body
-reload_conf("mimir.max_recv_msg_size", "2048")
-st, body, _ = push([([("__name__", "rw_big"), ("a", "x" * 1000)], [(NOW + i, 1.0) for i in range(300)], [])])
-check("oversized body: 400 with Mimir's message", st == 400 and "err-mimir-distributor-max-write-message-size" in body, (st, body))
-reload_conf("mimir.max_recv_msg_size", "'100MB'")
+# ---- server-side failures are 5xx (retried), never 4xx ----
+sql("ALTER TABLE mimir.head ADD CONSTRAINT test_fail CHECK (n < 0) NOT VALID")
+st, body, hdr = push([([("__name__", "rw_fail")], [(NOW, 1.0)], [])])
+check("a storage failure: 500 with Retry-After", st == 500 and "Retry-After" in hdr, (st, body, hdr))
+sql("ALTER TABLE mimir.head DROP CONSTRAINT test_fail")
+st, body, hdr = push([([("__name__", "rw_fail")], [(NOW, 1.0)], [])])
+check("...the sender's retry succeeds", st == 200 and values("rw_fail") == [1.0], (st, body))
+
+# ---- not ready: the extension is dropped and created again ----
+sql("DROP EXTENSION mimir CASCADE")
+sql("SET mimir.tenant = 'anonymous'")
+st, body, hdr = push([([("__name__", "rw_gone")], [(NOW, 1.0)], [])])
+check("extension gone: 503 with Retry-After", st == 503 and "Retry-After" in hdr, (st, body, hdr))
+check("...and /ready is 503", wait_for(lambda: post("/ready", None, method="GET")[0] == 503, 5))
+sql("CREATE EXTENSION mimir")
+check("extension back: /ready is 200 again", wait_for(ready, 10))
+st, body, hdr = push([([("__name__", "rw_up"), ("job", "a")], [(NOW - 2000, 1.0)], [])])
+check("a series known before is stored again in the new extension", st == 200 and values('rw_up{job="a"}') == [1.0],
+      (st, body, samples("rw_up")))
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
