@@ -68,6 +68,9 @@ typedef struct Undo
 	OvEntry		old;
 } Undo;
 
+/* how many series map slots to prefetch ahead of use */
+#define AHEAD 8
+
 static MemoryContext batch_cxt;
 static ov_hash *overlay;
 static Undo *undo;
@@ -128,11 +131,21 @@ ingest_batch_end(bool committed)
 	{
 		ov_iterator it;
 		OvEntry    *e;
+		OvEntry   **dirty = MemoryContextAllocHuge(batch_cxt, sizeof(OvEntry *) * Max(overlay->members, 1));
+		int			n = 0;
 
 		ov_start_iterate(overlay, &it);
 		while ((e = ov_iterate(overlay, &it)) != NULL)
 			if (e->dirty)
-				series_map_put(&e->key, e->tenant, &e->info);
+				dirty[n++] = e;
+		for (int i = 0; i < Min(n, AHEAD); i++)
+			series_map_prefetch(&dirty[i]->key);
+		for (int i = 0; i < n; i++)
+		{
+			if (i + AHEAD < n)
+				series_map_prefetch(&dirty[i + AHEAD]->key);
+			series_map_put(&dirty[i]->key, dirty[i]->tenant, &dirty[i]->info);
+		}
 	}
 	overlay = NULL;
 	MemoryContextReset(batch_cxt);
@@ -622,11 +635,17 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 	complete = series_map_enabled() && series_map_complete() && series_map_is_warm(tenant_id);
 
 	/* 1. resolve series: overlay, shared map, then SQL */
+	for (int i = 0; i < Min(n, AHEAD); i++)
+		series_map_prefetch(&(SeriesKey) {req->series[i].hash_hi, req->series[i].hash_lo});
 	for (int i = 0; i < n; i++)
 	{
 		rw_series  *s = &req->series[i];
 		SeriesKey	k = {s->hash_hi, s->hash_lo};
 		OvEntry    *e;
+
+		/* the map is large: ask for slots ahead of use */
+		if (i + AHEAD < n)
+			series_map_prefetch(&(SeriesKey) {req->series[i + AHEAD].hash_hi, req->series[i + AHEAD].hash_lo});
 
 		if (s->status != RW_OK || (s->nsamples == 0 && s->nexemplars == 0))
 			continue;
@@ -780,24 +799,26 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 		int		   *idx = palloc(sizeof(int) * nnew);
 		int64	   *ids = palloc(sizeof(int64) * nnew);
 		int			j = 0;
+		ov_hash    *seen = ov_create(CurrentMemoryContext, Max(nnew * 2, 64), NULL);
 
 		for (int i = 0; i < n; i++)
 		{
 			rw_series  *s = &req->series[i];
-			bool		dup = false;
+			SeriesKey	k = {s->hash_hi, s->hash_lo};
+			bool		dup;
+			OvEntry    *e;
 
 			if (st[i].state != SS_NEW)
 				continue;
 			/* the same series twice in a request is created once */
-			for (int x = 0; x < j && !dup; x++)
-				if (keys[x].hi == s->hash_hi && keys[x].lo == s->hash_lo)
-				{
-					dup = true;
-					st[i].state = SS_KNOWN;
-					st[i].info.id = -1 - x; /* resolved below */
-				}
+			e = ov_insert(seen, k, &dup);
 			if (dup)
+			{
+				st[i].state = SS_KNOWN;
+				st[i].info.id = -1 - e->info.id;	/* resolved below */
 				continue;
+			}
+			e->info.id = j;
 			keys[j].hi = s->hash_hi;
 			keys[j].lo = s->hash_lo;
 			nl[j] = (int) s->nlabels;
@@ -840,16 +861,16 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 		const rw_sample *smp = req->samples + s->first_sample;
 		SeriesInfo	info;
 		bool		changed = false;
-		int			j;
 
 		if (st[i].state != SS_KNOWN && st[i].state != SS_STORED)
 			continue;
-		/* a later occurrence of the same series sees the earlier one's samples */
-		for (j = i - 1; j >= 0; j--)
-			if ((st[j].state == SS_KNOWN || st[j].state == SS_STORED) &&
-				req->series[j].hash_hi == s->hash_hi && req->series[j].hash_lo == s->hash_lo)
-				break;
-		info = j >= 0 ? st[j].info : st[i].info;
+		/* the overlay holds what earlier occurrences (in the batch) changed */
+		{
+			SeriesKey	key = {s->hash_hi, s->hash_lo};
+			OvEntry    *e = ov_lookup(overlay, key);
+
+			info = e != NULL ? e->info : st[i].info;
+		}
 		for (uint32 k = 0; k < s->nsamples; k++)
 		{
 			uint64		bits;

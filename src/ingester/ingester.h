@@ -30,6 +30,7 @@ extern int	mimir_head_series_capacity;
 extern void series_map_init(void);
 extern bool series_map_enabled(void);
 extern bool series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out);
+extern void series_map_prefetch(const SeriesKey *k);
 /* Record committed facts: inserts, or raises maxt. Returns false if full. */
 extern bool series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in);
 /* true if the map never had to drop a series (so absent means new) */

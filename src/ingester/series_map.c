@@ -9,11 +9,17 @@
  * storage once per tenant after a start ("warm"); from then on, as long as
  * it never overflowed, a series absent from it does not exist.
  *
- * Layout: a fixed open-addressing table split into partitions, each with its
- * own LWLock and linear probing; nothing is ever deleted except by a full
- * reset. Its size is fixed at start (mimir.head_series_capacity), so memory
- * is bounded whatever the series count; series beyond it are still ingested
- * correctly, through SQL lookups (slower).
+ * Layout: a fixed open-addressing table split into partitions with linear
+ * probing; nothing is ever deleted except by a full reset. Its size is fixed
+ * at start (mimir.head_series_capacity), so memory is bounded whatever the
+ * series count; series beyond it are still ingested correctly, through SQL
+ * lookups (slower).
+ *
+ * Lookups take no lock: a slot's key never changes once its state says it
+ * is used (set last, after a write barrier), and its payload (latest sample)
+ * is read under a per-slot sequence counter that writers make odd while they
+ * change it. Only inserts take the partition's LWLock. That keeps the hot
+ * path, two probes per series per request, free of shared cache-line writes.
  */
 #include "mimir.h"
 
@@ -31,13 +37,13 @@
 
 typedef struct Slot
 {
-	uint64		hi;				/* hi == lo == 0: empty */
+	pg_atomic_uint32 used;		/* 0: empty; set to 1 last when inserting */
+	pg_atomic_uint32 seq;		/* odd while maxt/lastv change */
+	uint64		hi;				/* key: never changes once used */
 	uint64		lo;
-	int64		id;
+	int64		id;				/* never changes once used */
 	int64		maxt;
 	uint64		lastv;
-	int32		tenant;
-	uint32		unused;
 } Slot;
 
 typedef struct TenantCount
@@ -154,41 +160,94 @@ home_of(const SeriesKey *k)
 	return (uint32) (((k->hi >> 32) * (uint64) map->slots_per_part) >> 32);
 }
 
-bool
-series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out)
+static inline void
+slot_read(Slot *x, SeriesInfo *out)
 {
-	uint32		p,
-				i,
-				n;
-	Slot	   *s;
-	bool		found = false;
+	for (;;)
+	{
+		uint32		s1 = pg_atomic_read_u32(&x->seq);
 
-	if (map == NULL)
-		return false;
-	p = part_of(k);
-	s = part_slots(p);
-	n = map->slots_per_part;
-	i = home_of(k);
-	LWLockAcquire(&map->locks[p].lock, LW_SHARED);
+		if (s1 & 1)
+		{
+			pg_spin_delay();
+			continue;
+		}
+		pg_read_barrier();
+		out->id = x->id;
+		out->maxt = x->maxt;
+		out->lastv = x->lastv;
+		pg_read_barrier();
+		if (pg_atomic_read_u32(&x->seq) == s1)
+			return;
+	}
+}
+
+/* raise the slot's latest sample to in (writers serialize on seq) */
+static inline void
+slot_update(Slot *x, const SeriesInfo *in)
+{
+	uint32		s;
+
+	for (;;)
+	{
+		s = pg_atomic_read_u32(&x->seq);
+		if ((s & 1) == 0 && pg_atomic_compare_exchange_u32(&x->seq, &s, s + 1))
+			break;
+		pg_spin_delay();
+	}
+	pg_write_barrier();
+	if (in->maxt > x->maxt)
+	{
+		x->maxt = in->maxt;
+		x->lastv = in->lastv;
+	}
+	pg_write_barrier();
+	pg_atomic_write_u32(&x->seq, s + 2);
+}
+
+/* the slot holding k, or NULL; no lock */
+static inline Slot *
+find(const SeriesKey *k, uint32 p)
+{
+	Slot	   *s = part_slots(p);
+	uint32		n = map->slots_per_part;
+	uint32		i = home_of(k);
+
 	for (uint32 probes = 0; probes < n; probes++)
 	{
 		Slot	   *x = &s[i];
 
-		if (x->hi == k->hi && x->lo == k->lo && x->tenant == tenant)
-		{
-			out->id = x->id;
-			out->maxt = x->maxt;
-			out->lastv = x->lastv;
-			found = true;
-			break;
-		}
-		if (x->hi == 0 && x->lo == 0)
-			break;
+		if (pg_atomic_read_u32(&x->used) == 0)
+			return NULL;
+		pg_read_barrier();
+		if (x->hi == k->hi && x->lo == k->lo)
+			return x;
 		if (++i == n)
 			i = 0;
 	}
-	LWLockRelease(&map->locks[p].lock);
-	return found;
+	return NULL;
+}
+
+/* Start loading k's slot into the cache (batches of lookups hide memory latency). */
+void
+series_map_prefetch(const SeriesKey *k)
+{
+	if (map != NULL)
+		__builtin_prefetch(&part_slots(part_of(k))[home_of(k)]);
+}
+
+bool
+series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out)
+{
+	Slot	   *x;
+
+	if (map == NULL)
+		return false;
+	x = find(k, part_of(k));
+	if (x == NULL)
+		return false;
+	slot_read(x, out);
+	return true;
 }
 
 static TenantCount *
@@ -208,50 +267,46 @@ tenant_slot(int32 tenant, bool create)
 bool
 series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 {
-	uint32		p,
-				i,
-				n;
-	Slot	   *s;
+	uint32		p;
+	Slot	   *x;
 	bool		inserted = false,
 				ok = false;
 
 	if (map == NULL)
 		return false;
 	p = part_of(k);
-	s = part_slots(p);
-	n = map->slots_per_part;
-	i = home_of(k);
-	LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
-	for (uint32 probes = 0; probes < n; probes++)
+	x = find(k, p);
+	if (x != NULL)
 	{
-		Slot	   *x = &s[i];
+		slot_update(x, in);
+		return true;
+	}
+	LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
+	x = find(k, p);
+	if (x != NULL)
+	{
+		slot_update(x, in);
+		ok = true;
+	}
+	else if ((uint64) map->used[p] * 100 < (uint64) map->slots_per_part * FILL_PERCENT)
+	{
+		Slot	   *s = part_slots(p);
+		uint32		n = map->slots_per_part;
+		uint32		i = home_of(k);
 
-		if (x->hi == k->hi && x->lo == k->lo && x->tenant == tenant)
-		{
-			if (in->maxt > x->maxt)
-			{
-				x->maxt = in->maxt;
-				x->lastv = in->lastv;
-			}
-			ok = true;
-			break;
-		}
-		if (x->hi == 0 && x->lo == 0)
-		{
-			if ((uint64) map->used[p] * 100 >= (uint64) n * FILL_PERCENT)
-				break;
-			x->hi = k->hi;
-			x->lo = k->lo;
-			x->tenant = tenant;
-			x->id = in->id;
-			x->maxt = in->maxt;
-			x->lastv = in->lastv;
-			map->used[p]++;
-			inserted = ok = true;
-			break;
-		}
-		if (++i == n)
-			i = 0;
+		while (pg_atomic_read_u32(&s[i].used) != 0)
+			if (++i == n)
+				i = 0;
+		x = &s[i];
+		x->hi = k->hi;
+		x->lo = k->lo;
+		x->id = in->id;
+		x->maxt = in->maxt;
+		x->lastv = in->lastv;
+		pg_write_barrier();
+		pg_atomic_write_u32(&x->used, 1);
+		map->used[p]++;
+		inserted = ok = true;
 	}
 	LWLockRelease(&map->locks[p].lock);
 	if (!ok)
