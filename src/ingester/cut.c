@@ -8,6 +8,7 @@
 #include "mimir.h"
 
 #include "catalog/namespace.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -20,7 +21,7 @@
 PG_FUNCTION_INFO_V1(mimir_cut_head);
 
 #define CUT_LOCK_KEY		0x6d696d6972LL	/* "mimir" */
-#define CUT_SAMPLE_BUDGET	(8 * 1024 * 1024)
+#define CUT_SAMPLE_BUDGET	(2 * 1024 * 1024)
 
 typedef struct CutSample
 {
@@ -240,25 +241,136 @@ mimir_cut_head_internal(int max_rows)
 	return mimir_cut_head_upto(max_rows, PG_INT64_MAX);
 }
 
-/* Cut committed head rows with id <= max_id, oldest first. */
+/* head rows to cut, and their samples, oldest first */
+typedef struct HeadSet
+{
+	int			n;
+	int64	   *ids;
+	int64		nsamples;
+} HeadSet;
+
+/*
+ * Calls fn for every sample of the head rows in hs, in arrival order.
+ * Caller is connected to SPI.
+ */
+static void
+scan_head_rows(HeadSet *hs, void (*fn) (void *arg, int64 series, pc_sample s, int64 ord), void *arg)
+{
+	Oid			type = INT8ARRAYOID;
+	Datum		a = mimir_int8_array(hs->ids, hs->n);
+	Portal		portal;
+	int64		ord = 0;
+	bool		isnull;
+
+	portal = SPI_cursor_open_with_args(NULL, "SELECT data FROM mimir.head WHERE id = ANY($1) ORDER BY id",
+									   1, &type, &a, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 16);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			int			n;
+			int64	   *sids;
+			pc_sample  *smp;
+
+			CHECK_FOR_INTERRUPTS();
+			mimir_head_decode(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)),
+							  &n, &sids, &smp);
+			for (int i = 0; i < n; i++)
+				fn(arg, sids[i], smp[i], ord++);
+			pfree(sids);
+			pfree(smp);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/* samples per series, to split a large head into series ranges */
+typedef struct SeriesCount
+{
+	int64		series;
+	char		status;
+	int64		n;
+} SeriesCount;
+
+#define SH_PREFIX sercount
+#define SH_ELEMENT_TYPE SeriesCount
+#define SH_KEY_TYPE int64
+#define SH_KEY series
+#define SH_HASH_KEY(tb, k) murmurhash32((uint32) ((k) ^ ((k) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static void
+count_sample(void *arg, int64 series, pc_sample s, int64 ord)
+{
+	bool		found;
+	SeriesCount *c = sercount_insert((sercount_hash *) arg, series, &found);
+
+	if (!found)
+		c->n = 0;
+	c->n++;
+}
+
+typedef struct Collect
+{
+	int64		lo,
+				hi;				/* series range [lo, hi] */
+	CutSample  *all;
+	int			n,
+				cap;
+} Collect;
+
+static void
+collect_sample(void *arg, int64 series, pc_sample s, int64 ord)
+{
+	Collect    *c = arg;
+
+	if (series < c->lo || series > c->hi)
+		return;
+	if (c->n == c->cap)
+	{
+		c->cap = Max(1024, c->cap * 2);
+		c->all = c->all ? repalloc_huge(c->all, sizeof(CutSample) * c->cap)
+			: palloc_extended(sizeof(CutSample) * c->cap, MCXT_ALLOC_HUGE);
+	}
+	c->all[c->n].series = series;
+	c->all[c->n].t = s.t;
+	c->all[c->n].v = s.v;
+	c->all[c->n].ord = ord;
+	c->n++;
+}
+
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void cut_samples(CutSample *all, int nall);
+
+/*
+ * Cut committed head rows with id <= max_id, oldest first. The samples of
+ * a large head are processed in series ranges of at most CUT_SAMPLE_BUDGET
+ * samples, each range reading all the rows, so that every series gets its
+ * chunks written once instead of once per batch of rows (rewriting chunks
+ * leaves dead rows behind). All in the caller's transaction: a crash leaves
+ * the head as it was.
+ */
 int
 mimir_cut_head_upto(int max_rows, int64 max_id)
 {
-	Portal		portal;
-	CutSample  *all = NULL;
-	int			nall = 0,
-				capall = 0;
-	int64	   *head_ids = NULL;
-	int			nheads = 0,
-				capheads = 0;
+	HeadSet		hs = {0};
 	bool		isnull;
-	CutOut		o = {0};
-	int64	   *gseries,
-			   *glo,
-			   *ghi;
-	int			ng = 0;
-	OldChunk   *old = NULL;
-	int			nold = 0;
 
 	mimir_head_flush();
 	mimir_spi_connect();
@@ -275,62 +387,104 @@ mimir_cut_head_upto(int max_rows, int64 max_id)
 		}
 	}
 
-	/* 1. read committed head batches, oldest first, within a sample budget */
+	/* 1. the committed head rows to cut, oldest first */
 	{
-		Oid			type = INT8OID;
-		Datum		arg = Int64GetDatum(max_id);
-
-		portal = SPI_cursor_open_with_args(NULL, "SELECT id, data FROM mimir.head WHERE id <= $1 ORDER BY id",
-										   1, &type, &arg, NULL, false, 0);
+		Oid			types[2] = {INT8OID, INT4OID};
+		Datum		args[2] = {Int64GetDatum(max_id), Int32GetDatum(max_rows)};
+		if (SPI_execute_with_args("SELECT id, n FROM mimir.head WHERE id <= $1 ORDER BY id LIMIT $2",
+								  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "head lookup failed");
+		hs.n = (int) SPI_processed;
+		hs.ids = palloc(sizeof(int64) * Max(hs.n, 1));
+		for (int i = 0; i < hs.n; i++)
+		{
+			hs.ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			hs.nsamples += DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		}
 	}
-	while (nheads < max_rows && nall < CUT_SAMPLE_BUDGET)
-	{
-		int64		hid;
-		int			n;
-		int64	   *sids;
-		pc_sample  *s;
-		MemoryContext spi;
-
-		SPI_cursor_fetch(portal, true, 1);
-		if (SPI_processed == 0)
-			break;
-		CHECK_FOR_INTERRUPTS();
-		hid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		mimir_head_decode(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
-						  &n, &sids, &s);
-		if (nheads == capheads)
-		{
-			capheads = Max(64, capheads * 2);
-			head_ids = head_ids ? repalloc(head_ids, sizeof(int64) * capheads) : palloc(sizeof(int64) * capheads);
-		}
-		head_ids[nheads++] = hid;
-		if (nall + n > capall)
-		{
-			capall = Max(nall + n, capall * 2);
-			all = all ? repalloc_huge(all, sizeof(CutSample) * capall)
-				: palloc_extended(sizeof(CutSample) * capall, MCXT_ALLOC_HUGE);
-		}
-		for (int i = 0; i < n; i++)
-		{
-			all[nall].series = sids[i];
-			all[nall].t = s[i].t;
-			all[nall].v = s[i].v;
-			all[nall].ord = nall;
-			nall++;
-		}
-		pfree(sids);
-		pfree(s);
-		spi = CurrentMemoryContext;
-		(void) spi;
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	if (nheads == 0)
+	if (hs.n == 0)
 	{
 		mimir_spi_finish();
 		return 0;
 	}
 
+	/* 2. series ranges of at most CUT_SAMPLE_BUDGET samples */
+	if (hs.nsamples <= CUT_SAMPLE_BUDGET)
+	{
+		Collect		c = {PG_INT64_MIN, PG_INT64_MAX, NULL, 0, 0};
+
+		scan_head_rows(&hs, collect_sample, &c);
+		cut_samples(c.all, c.n);
+	}
+	else
+	{
+		sercount_hash *counts = sercount_create(CurrentMemoryContext, 1024, NULL);
+		sercount_iterator it;
+		SeriesCount *e;
+		int64	   *ids;
+		int64	   *cnt;
+		int			nser = 0;
+
+		scan_head_rows(&hs, count_sample, counts);
+		ids = palloc_extended(sizeof(int64) * Max(counts->members, 1) * 2, MCXT_ALLOC_HUGE);
+		sercount_start_iterate(counts, &it);
+		while ((e = sercount_iterate(counts, &it)) != NULL)
+		{
+			ids[2 * nser] = e->series;
+			ids[2 * nser + 1] = e->n;
+			nser++;
+		}
+		qsort(ids, nser, sizeof(int64) * 2, int64_cmp);
+		cnt = ids;
+		for (int i = 0; i < nser;)
+		{
+			Collect		c = {cnt[2 * i], 0, NULL, 0, 0};
+			int64		budget = 0;
+			int			j = i;
+
+			while (j < nser && (j == i || budget + cnt[2 * j + 1] <= CUT_SAMPLE_BUDGET))
+				budget += cnt[2 * j++ + 1];
+			c.hi = cnt[2 * (j - 1)];
+			/* a nested SPI connection per range: its memory goes with it */
+			mimir_spi_connect();
+			scan_head_rows(&hs, collect_sample, &c);
+			cut_samples(c.all, c.n);
+			mimir_spi_finish();
+			i = j;
+		}
+	}
+
+	/* 3. the head rows are in chunks now */
+	{
+		Oid			type = INT8ARRAYOID;
+		Datum		arg = mimir_int8_array(hs.ids, hs.n);
+
+		if (SPI_execute_with_args("DELETE FROM mimir.head WHERE id = ANY($1)",
+								  1, &type, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "head delete failed");
+	}
+	mimir_spi_finish();
+	return hs.n;
+}
+
+/*
+ * Merge samples (any order, duplicates allowed: the earliest arrival wins)
+ * into the chunks of their series. Caller is connected to SPI.
+ */
+static void
+cut_samples(CutSample *all, int nall)
+{
+	bool		isnull;
+	CutOut		o = {0};
+	int64	   *gseries,
+			   *glo,
+			   *ghi;
+	int			ng = 0;
+	OldChunk   *old = NULL;
+	int			nold = 0;
+
+	if (nall == 0)
+		return;
 	/* 2. sort, dedupe (earliest arrival wins), group by series */
 	qsort(all, nall, sizeof(CutSample), cutsample_cmp);
 	{
@@ -414,7 +568,7 @@ mimir_cut_head_upto(int max_rows, int64 max_id)
 		}
 	}
 
-	/* 5. write: delete replaced chunks, insert new ones, drop the head batches */
+	/* 5. write: delete replaced chunks, insert new ones */
 	if (o.ndel > 0)
 	{
 		Oid			types[2] = {INT8ARRAYOID, INT8ARRAYOID};
@@ -446,16 +600,6 @@ mimir_cut_head_upto(int max_rows, int64 max_id)
 								  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "chunk insert failed");
 	}
-	{
-		Oid			type = INT8ARRAYOID;
-		Datum		arg = mimir_int8_array(head_ids, nheads);
-
-		if (SPI_execute_with_args("DELETE FROM mimir.head WHERE id = ANY($1)",
-								  1, &type, &arg, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "head delete failed");
-	}
-	mimir_spi_finish();
-	return nheads;
 }
 
 Datum
