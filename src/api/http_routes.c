@@ -5,6 +5,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "ruler/ruler.h"
 
 static volatile bool ready_flag;
 
@@ -37,5 +38,9 @@ const HttpRoute mimir_http_routes[] = {
 	{"/api/v1/write", "POST", push_pre, push_run},
 	{"/ready", "GET", ready_pre, NULL},
 	{"/metrics", "GET", NULL, metrics_run},
+	/* ruler (the /prometheus prefix is stripped before matching) */
+	{"/api/v1/rules", "GET,POST", NULL, ruler_route_run},
+	{"/api/v1/alerts", "GET,POST", NULL, ruler_route_run},
+	{"/config/v1/rules", "GET", NULL, ruler_route_run},
 };
 const int	mimir_http_nroutes = lengthof(mimir_http_routes);
