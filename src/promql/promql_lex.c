@@ -1034,7 +1034,10 @@ pq_lex_next(PqLexer *l, PqToken *tok)
 						l->got_colon = true;
 						return;
 					}
-					lex_error(l, tok, "unexpected character: %s, expected %s", qrune(r), qrune(':'));
+					if (l->got_colon)
+						lex_error(l, tok, "unexpected character: %s", qrune(r));
+					else
+						lex_error(l, tok, "unexpected character: %s, expected %s", qrune(r), qrune(':'));
 					return;
 				}
 				lex_error(l, tok, "unexpected character: %s", qrune(w == 0 ? EOFCH : r));

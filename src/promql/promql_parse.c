@@ -20,6 +20,7 @@
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
@@ -1034,9 +1035,12 @@ parse_primary(PqParser *p)
 static PqNode *
 parse_unary(PqParser *p)
 {
-	PqToken    *t = peek(p);
+	PqToken    *t;
 	PqNode	   *n;
 
+	/* nesting depth is the query author's to choose: guard the C stack */
+	check_stack_depth();
+	t = peek(p);
 	if (t->type == T_ADD || t->type == T_SUB)
 	{
 		PqToken		op = next(p);
@@ -1188,11 +1192,72 @@ expect_type(PqParser *p, PqNode *n, PqType want, const char *context)
 			 pq_type_name(want), context, pq_type_name(t));
 }
 
+/* A binary expression's own checks, its operands' types being known. */
+static PqType
+check_binary(PqParser *p, PqNode *n, PqType lt, PqType rt)
+{
+	ListCell   *lc;
+	PqVectorMatching *vm = n->u.bin.matching;
+	PqBinOp		op = n->u.bin.op;
+
+	if (n->u.bin.return_bool && !is_comparison(op))
+		perr(p, op_pos(p, n), NULL, "bool modifier can only be used on comparison operators");
+	if (is_comparison(op) && !n->u.bin.return_bool &&
+		rt == PQ_TYPE_SCALAR && lt == PQ_TYPE_SCALAR)
+		perr(p, op_pos(p, n), "Write e.g. 1 > bool 0 to compare two scalars.",
+			 "comparisons between scalars must use BOOL modifier");
+	if (is_set_op(op) && vm->card == PQ_CARD_ONE_TO_ONE)
+		vm->card = PQ_CARD_MANY_TO_MANY;
+	if (vm->on)
+	{
+		foreach(lc, vm->matching_labels)
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, vm->include)
+				if (strcmp(lfirst(lc), lfirst(lc2)) == 0)
+					perr(p, op_pos(p, n), NULL,
+						 "label %s must not occur in ON and GROUP clause at once",
+						 quoted(lfirst(lc)));
+		}
+	}
+	if (lt != PQ_TYPE_SCALAR && lt != PQ_TYPE_VECTOR)
+		perr(p, n->u.bin.lhs->pos.start, NULL,
+			 "binary expression must contain only scalar and instant vector types");
+	if (rt != PQ_TYPE_SCALAR && rt != PQ_TYPE_VECTOR)
+		perr(p, n->u.bin.rhs->pos.start, NULL,
+			 "binary expression must contain only scalar and instant vector types");
+	if (lt != PQ_TYPE_VECTOR || rt != PQ_TYPE_VECTOR)
+	{
+		if (vm->matching_labels != NIL)
+			perr(p, n->pos.start, NULL, "vector matching only allowed between instant vectors");
+		n->u.bin.matching = NULL;
+	}
+	else if (is_set_op(op))
+	{
+		if (vm->card == PQ_CARD_ONE_TO_MANY || vm->card == PQ_CARD_MANY_TO_ONE)
+			perr(p, n->pos.start, NULL, "no grouping allowed for \"%s\" operation",
+				 pq_binop_name(op));
+	}
+	if ((lt == PQ_TYPE_SCALAR || rt == PQ_TYPE_SCALAR) && is_set_op(op))
+		perr(p, n->pos.start, NULL, "set operator \"%s\" not allowed in binary scalar expression",
+			 pq_binop_name(op));
+	return (lt == PQ_TYPE_SCALAR && rt == PQ_TYPE_SCALAR) ? PQ_TYPE_SCALAR : PQ_TYPE_VECTOR;
+}
+
 static PqType
 check_node(PqParser *p, PqNode *n)
 {
-	PqType		typ = pq_node_type(n);
+	PqType		typ;
 	ListCell   *lc;
+
+	check_stack_depth();
+	/* children's types come from their checks: no quadratic re-walks */
+	if (n->kind == PQ_BINARY || n->kind == PQ_UNARY || n->kind == PQ_PAREN ||
+		n->kind == PQ_STEP_INVARIANT)
+		typ = PQ_TYPE_NONE;
+	else
+		typ = pq_node_type(n);
 
 	switch (n->kind)
 	{
@@ -1208,54 +1273,23 @@ check_node(PqParser *p, PqNode *n)
 
 		case PQ_BINARY:
 			{
-				PqType		lt = check_node(p, n->u.bin.lhs);
-				PqType		rt = check_node(p, n->u.bin.rhs);
-				PqVectorMatching *vm = n->u.bin.matching;
-				PqBinOp		op = n->u.bin.op;
+				/* a left-deep chain (a + b + c ...) is walked without recursion */
+				int			depth = 0;
+				PqNode	   *b;
+				PqNode	  **spine;
+				PqType		lt;
 
-				if (n->u.bin.return_bool && !is_comparison(op))
-					perr(p, op_pos(p, n), NULL, "bool modifier can only be used on comparison operators");
-				if (is_comparison(op) && !n->u.bin.return_bool &&
-					pq_node_type(n->u.bin.rhs) == PQ_TYPE_SCALAR &&
-					pq_node_type(n->u.bin.lhs) == PQ_TYPE_SCALAR)
-					perr(p, op_pos(p, n), "Write e.g. 1 > bool 0 to compare two scalars.",
-						 "comparisons between scalars must use BOOL modifier");
-				if (is_set_op(op) && vm->card == PQ_CARD_ONE_TO_ONE)
-					vm->card = PQ_CARD_MANY_TO_MANY;
-				if (vm->on)
-				{
-					foreach(lc, vm->matching_labels)
-					{
-						ListCell   *lc2;
-
-						foreach(lc2, vm->include)
-							if (strcmp(lfirst(lc), lfirst(lc2)) == 0)
-								perr(p, op_pos(p, n), NULL,
-									 "label %s must not occur in ON and GROUP clause at once",
-									 quoted(lfirst(lc)));
-					}
-				}
-				if (lt != PQ_TYPE_SCALAR && lt != PQ_TYPE_VECTOR)
-					perr(p, n->u.bin.lhs->pos.start, NULL,
-						 "binary expression must contain only scalar and instant vector types");
-				if (rt != PQ_TYPE_SCALAR && rt != PQ_TYPE_VECTOR)
-					perr(p, n->u.bin.rhs->pos.start, NULL,
-						 "binary expression must contain only scalar and instant vector types");
-				if (lt != PQ_TYPE_VECTOR || rt != PQ_TYPE_VECTOR)
-				{
-					if (vm->matching_labels != NIL)
-						perr(p, n->pos.start, NULL, "vector matching only allowed between instant vectors");
-					n->u.bin.matching = NULL;
-				}
-				else if (is_set_op(op))
-				{
-					if (vm->card == PQ_CARD_ONE_TO_MANY || vm->card == PQ_CARD_MANY_TO_ONE)
-						perr(p, n->pos.start, NULL, "no grouping allowed for \"%s\" operation",
-							 pq_binop_name(op));
-				}
-				if ((lt == PQ_TYPE_SCALAR || rt == PQ_TYPE_SCALAR) && is_set_op(op))
-					perr(p, n->pos.start, NULL, "set operator \"%s\" not allowed in binary scalar expression",
-						 pq_binop_name(op));
+				for (b = n; b->kind == PQ_BINARY; b = b->u.bin.lhs)
+					depth++;
+				spine = palloc(sizeof(PqNode *) * depth);
+				b = n;
+				for (int i = depth - 1; i >= 0; i--, b = b->u.bin.lhs)
+					spine[i] = b;
+				lt = check_node(p, b);
+				for (int i = 0; i < depth; i++)
+					lt = check_binary(p, spine[i], lt, check_node(p, spine[i]->u.bin.rhs));
+				pfree(spine);
+				typ = lt;
 				break;
 			}
 
@@ -1305,19 +1339,16 @@ check_node(PqParser *p, PqNode *n)
 
 		case PQ_PAREN:
 		case PQ_STEP_INVARIANT:
-			check_node(p, n->u.inner.expr);
+			typ = check_node(p, n->u.inner.expr);
 			break;
 
 		case PQ_UNARY:
-			{
-				PqType		t = check_node(p, n->u.unary.expr);
-
-				if (t != PQ_TYPE_SCALAR && t != PQ_TYPE_VECTOR)
-					perr(p, n->pos.start, NULL,
-						 "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
-						 pq_type_name(t));
-				break;
-			}
+			typ = check_node(p, n->u.unary.expr);
+			if (typ != PQ_TYPE_SCALAR && typ != PQ_TYPE_VECTOR)
+				perr(p, n->pos.start, NULL,
+					 "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
+					 pq_type_name(typ));
+			break;
 
 		case PQ_SUBQUERY:
 			{

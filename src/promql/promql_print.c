@@ -12,6 +12,7 @@
 
 #include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 
 /* ---------------------------------------------------------------------
  * Names and types
@@ -61,6 +62,7 @@ pq_aggop_name(PqAggOp op)
 PqType
 pq_node_type(const PqNode *n)
 {
+	check_stack_depth();
 	switch (n->kind)
 	{
 		case PQ_NUMBER:
@@ -76,10 +78,11 @@ pq_node_type(const PqNode *n)
 		case PQ_CALL:
 			return n->u.call.func->rettype;
 		case PQ_BINARY:
-			if (pq_node_type(n->u.bin.lhs) == PQ_TYPE_SCALAR &&
-				pq_node_type(n->u.bin.rhs) == PQ_TYPE_SCALAR)
-				return PQ_TYPE_SCALAR;
-			return PQ_TYPE_VECTOR;
+			/* iterative along the left spine: long chains are common */
+			for (; n->kind == PQ_BINARY; n = n->u.bin.lhs)
+				if (pq_node_type(n->u.bin.rhs) != PQ_TYPE_SCALAR)
+					return PQ_TYPE_VECTOR;
+			return pq_node_type(n) == PQ_TYPE_SCALAR ? PQ_TYPE_SCALAR : PQ_TYPE_VECTOR;
 		case PQ_UNARY:
 			return pq_node_type(n->u.unary.expr);
 		case PQ_PAREN:
@@ -463,6 +466,7 @@ append_node(StringInfo buf, const PqNode *n)
 {
 	ListCell   *lc;
 
+	check_stack_depth();
 	switch (n->kind)
 	{
 		case PQ_NUMBER:
@@ -527,15 +531,33 @@ append_node(StringInfo buf, const PqNode *n)
 			appendStringInfoChar(buf, ')');
 			break;
 		case PQ_BINARY:
-			append_node(buf, n->u.bin.lhs);
-			appendStringInfo(buf, " %s", pq_binop_name(n->u.bin.op));
-			if (n->u.bin.return_bool)
-				appendStringInfoString(buf, " bool");
-			if (n->u.bin.matching)
-				append_matching(buf, n->u.bin.matching);
-			appendStringInfoChar(buf, ' ');
-			append_node(buf, n->u.bin.rhs);
-			break;
+			{
+				/* a left-deep chain (a + b + c ...) is printed without recursion */
+				int			depth = 0;
+				const PqNode *b;
+				const PqNode **spine;
+
+				for (b = n; b->kind == PQ_BINARY; b = b->u.bin.lhs)
+					depth++;
+				spine = palloc(sizeof(PqNode *) * depth);
+				b = n;
+				for (int i = depth - 1; i >= 0; i--, b = b->u.bin.lhs)
+					spine[i] = b;
+				append_node(buf, b);
+				for (int i = 0; i < depth; i++)
+				{
+					b = spine[i];
+					appendStringInfo(buf, " %s", pq_binop_name(b->u.bin.op));
+					if (b->u.bin.return_bool)
+						appendStringInfoString(buf, " bool");
+					if (b->u.bin.matching)
+						append_matching(buf, b->u.bin.matching);
+					appendStringInfoChar(buf, ' ');
+					append_node(buf, b->u.bin.rhs);
+				}
+				pfree(spine);
+				break;
+			}
 		case PQ_UNARY:
 			appendStringInfoChar(buf, n->u.unary.negate ? '-' : '+');
 			append_node(buf, n->u.unary.expr);
