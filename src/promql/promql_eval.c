@@ -505,7 +505,12 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		if (ns == 0)
 			continue;
 		q->total_samples += ns;
-		out = pq_ser_new(ev, mimir_cursor_labels(c, i), true);
+		{
+			/* labels must outlive the cursor */
+			MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
+
+			out = pq_ser_new(ev, &ls, false);
+		}
 		for (int k = 0; k < ev->n; k++)
 		{
 			while (j + 1 < ns && s[j + 1].t <= ref[k])
@@ -637,7 +642,11 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 					n++;
 				}
 			pq_account(ev, n);
-			fn(ev, fnarg, mimir_cursor_labels(c, i), p, n);
+			{
+				MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
+
+				fn(ev, fnarg, &ls, p, n);
+			}
 			pq_account(ev, -n);
 		}
 		mimir_cursor_close(c);
