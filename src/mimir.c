@@ -6,6 +6,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "promql/promql.h"
 #include "ruler/ruler.h"
 
 #include "executor/spi.h"
@@ -47,6 +48,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("mimir");
 
 	mimir_head_install_hooks();
+	promql_init();
 	mimir_ruler_init();
 	if (process_shared_preload_libraries_in_progress)
 	{
