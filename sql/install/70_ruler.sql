@@ -196,6 +196,12 @@ CREATE FUNCTION render_template(template text, labels jsonb DEFAULT '{}', value 
 COMMENT ON FUNCTION render_template(text, jsonb, float8, timestamptz, text) IS
   'expand an alert label/annotation template as an alerting rule would ($labels, $value, $externalLabels, query ...)';
 
+CREATE FUNCTION rule_group_slot(namespace text, group_name text, "at" timestamptz DEFAULT now(),
+                                tenant text DEFAULT NULL)
+    RETURNS timestamptz AS 'MODULE_PATHNAME', 'mimir_rule_group_slot' LANGUAGE C CALLED ON NULL INPUT STABLE;
+COMMENT ON FUNCTION rule_group_slot(text, text, timestamptz, text) IS
+  'the group''s evaluation slot at or before the given time: slots are interval apart, offset by a hash of namespace and group name as Prometheus offsets them';
+
 -- One evaluation step of a group (internal): the next due slot, or NULL.
 CREATE FUNCTION ruler_step(group_id bigint, now timestamptz DEFAULT clock_timestamp())
     RETURNS timestamptz AS 'MODULE_PATHNAME', 'mimir_ruler_step' LANGUAGE C STRICT;

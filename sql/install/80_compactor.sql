@@ -148,3 +148,16 @@ BEGIN
     PERFORM mimir.install_jobs();
   END IF;
 END $$;
+
+-- DROP EXTENSION mimir takes the jobs along (they would fail every minute
+-- otherwise); ddl_command_start runs in the same transaction, so a failed
+-- DROP keeps them.
+CREATE FUNCTION on_drop_extension() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_query() ~* '\mmimir\M' THEN
+    PERFORM mimir.uninstall_jobs();
+  END IF;
+END $$;
+CREATE EVENT TRIGGER mimir_uninstall_jobs ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+  EXECUTE FUNCTION on_drop_extension();

@@ -1228,3 +1228,35 @@ mimir_render_template(PG_FUNCTION_ARGS)
 				 errhint("An alerting rule would show it as \"<error expanding template: ...>\".")));
 	PG_RETURN_TEXT_P(cstring_to_text(res));
 }
+
+PG_FUNCTION_INFO_V1(mimir_rule_group_slot);
+
+/* the group's latest evaluation slot at or before `at` (Prometheus' alignment) */
+Datum
+mimir_rule_group_slot(PG_FUNCTION_ARGS)
+{
+	const char *tenant;
+	char	   *ns,
+			   *name;
+	int64		id;
+	int64		at;
+	EvalGroup	g;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("namespace and group name must not be NULL")));
+	ns = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	at = PG_ARGISNULL(2) ? now_ms() : mimir_ts_to_ms_checked(PG_GETARG_TIMESTAMPTZ(2), "at");
+	tenant = mimir_tenant_name(PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3));
+	id = find_group(tenant, ns, name);
+	if (id < 0 || !load_group(id, &g, false, false))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("rule group \"%s\" does not exist in namespace \"%s\" of tenant \"%s\"",
+						name, ns, tenant)));
+	PG_RETURN_TIMESTAMPTZ(mimir_ms_to_ts(ruler_eval_slot(at, g.interval_ms,
+														 ruler_group_hash(g.namespace, g.name),
+														 g.align)));
+}

@@ -246,6 +246,7 @@ ruler_delete_group(int32 tenant_id, const char *ns, const char *name)
 	int64		last_ts;
 	int			n = 0;
 	int64	   *series = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 
 	args[0] = Int32GetDatum(tenant_id);
 	args[1] = CStringGetTextDatum(ns);
@@ -275,7 +276,7 @@ ruler_delete_group(int32 tenant_id, const char *ns, const char *name)
 			bool	   *nulls;
 
 			deconstruct_array(a, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-			series = palloc(sizeof(int64) * Max(n, 1));
+			series = MemoryContextAlloc(caller, sizeof(int64) * Max(n, 1));
 			for (int i = 0; i < n; i++)
 				series[i] = DatumGetInt64(elems[i]);
 		}
@@ -313,6 +314,7 @@ ruler_delete_namespace(int32 tenant_id, const char *ns)
 	List	   *names = NIL;
 	ListCell   *lc;
 	int			n = 0;
+	MemoryContext caller = CurrentMemoryContext;
 
 	args[0] = Int32GetDatum(tenant_id);
 	args[1] = CStringGetTextDatum(ns);
@@ -320,6 +322,7 @@ ruler_delete_namespace(int32 tenant_id, const char *ns)
 	if (SPI_execute_with_args("SELECT name FROM mimir.rule_groups WHERE tenant_id = $1 AND namespace = $2",
 							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "rule group lookup failed");
+	MemoryContextSwitchTo(caller);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	mimir_spi_finish();
@@ -388,18 +391,21 @@ mimir_load_rules(PG_FUNCTION_ARGS)
 		Oid			types[2] = {INT4OID, TEXTOID};
 		Datum		args[2] = {Int32GetDatum(tid), CStringGetTextDatum(ns)};
 		List	   *gone = NIL;
+		MemoryContext caller = CurrentMemoryContext;
 
 		mimir_spi_connect();
 		if (SPI_execute_with_args("SELECT name FROM mimir.rule_groups WHERE tenant_id = $1 AND namespace = $2",
 								  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "rule group lookup failed");
+		MemoryContextSwitchTo(caller);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 			bool		keep = false;
+			ListCell   *gc;
 
-			foreach(lc, groups)
-				if (strcmp(((RuleGroupDef *) lfirst(lc))->name, name) == 0)
+			foreach(gc, groups)
+				if (strcmp(((RuleGroupDef *) lfirst(gc))->name, name) == 0)
 					keep = true;
 			if (!keep)
 				gone = lappend(gone, name);

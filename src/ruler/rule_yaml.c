@@ -447,11 +447,9 @@ decode_rule(YCtx *y, yaml_node_t *n, RuleDef *r, RulePos *pos)
 
 			pos->record_line = node_line(v);
 			pos->record_col = node_col(v);
-			if (*s)
-			{
-				r->alerting = false;
+			/* the alert name wins when both are given (reported by validation) */
+			if (*s && !r->alerting)
 				r->name = s;
-			}
 		}
 		else if (strcmp(key, "alert") == 0)
 		{
@@ -461,7 +459,6 @@ decode_rule(YCtx *y, yaml_node_t *n, RuleDef *r, RulePos *pos)
 			pos->alert_col = node_col(v);
 			if (*s)
 			{
-				/* both set is reported by validation; keep the alert name */
 				r->alerting = true;
 				r->name = s;
 			}

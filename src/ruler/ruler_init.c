@@ -81,24 +81,24 @@ mimir_ruler_init(void)
 							   "Alertmanager base URLs (comma-separated) the ruler sends alerts to (v2 API).",
 							   "Empty: alerts are evaluated but not sent.",
 							   &mimir_alertmanager_url, "",
-							   PGC_SIGHUP, 0, check_alertmanager_url, NULL, NULL);
+							   PGC_SUSET, 0, check_alertmanager_url, NULL, NULL);
 	DefineCustomStringVariable("mimir.ruler_external_url",
 							   "URL of this mimir as seen by people, for alert generator URLs and $externalURL.",
 							   NULL, &mimir_ruler_external_url, "",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("mimir.ruler_external_labels",
 							   "Labels added to alerts sent to Alertmanager and available as $externalLabels.",
 							   "Prometheus notation, e.g. {cluster=\"eu-1\"}.",
 							   &mimir_ruler_external_labels, "",
-							   PGC_SIGHUP, 0, check_external_labels, NULL, NULL);
+							   PGC_SUSET, 0, check_external_labels, NULL, NULL);
 	DefineCustomIntVariable("mimir.ruler_evaluation_interval",
 							"Evaluation interval of rule groups that do not set one.",
 							NULL, &mimir_ruler_evaluation_interval_ms, 60000, 1000, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("mimir.ruler_resend_delay",
 							"How often a firing alert is sent to Alertmanager again.",
 							NULL, &mimir_ruler_resend_delay_ms, 60000, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("mimir.alertmanager_timeout",
 							"Timeout of one request to an Alertmanager.",
 							NULL, &mimir_alertmanager_timeout_ms, 10000, 100, 600000,
@@ -109,7 +109,7 @@ mimir_ruler_init(void)
 							"within this window; older slots (downtime) are skipped, as Prometheus skips "
 							"missed iterations.",
 							&mimir_ruler_max_catchup, 120000, 60000, 24 * 3600 * 1000,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	/* the compactor's callbacks ride along: one init call from _PG_init */
 	mimir_compactor_init();
 	if (process_shared_preload_libraries_in_progress)
