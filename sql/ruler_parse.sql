@@ -79,13 +79,15 @@ rules:
       summary: "{{ $labels.instance }} of {{ $labels.job }} is down ({{ $value }})"
       empty:
 $$);
-SELECT namespace, name, "interval", rules, health, last_error, job FROM mimir.rule_groups();
+SELECT namespace, name, "interval", rules, health, last_error,
+       regexp_replace(job, 'ruler \d+ ', 'ruler <id> ') AS job FROM mimir.rule_groups();
 SELECT definition FROM mimir.rule_groups g JOIN mimir.tenants t ON t.id = g.tenant_id
  WHERE t.name = 'ruler_parse';
 SELECT idx, kind, r.name, expr, for_ms, keep_firing_for_ms, labels, annotations
   FROM mimir.rules r JOIN mimir.rule_groups g ON g.id = r.group_id
   JOIN mimir.tenants t ON t.id = g.tenant_id WHERE t.name = 'ruler_parse' ORDER BY idx;
-SELECT jobname, schedule, command ~ '^CALL mimir.run_rule_group\(\d+\)$' AS runs_the_group
+SELECT regexp_replace(jobname, 'ruler \d+ ', 'ruler <id> ') AS jobname, schedule,
+       command ~ '^CALL mimir.run_rule_group\(\d+\)$' AS runs_the_group
   FROM cron.job WHERE jobname LIKE 'mimir ruler % ruler_parse/%';
 
 -- the stored YAML reads back as the same group
