@@ -45,8 +45,6 @@ _PG_init(void)
 							"0 disables the worker's cutting; mimir.cut_head() still works.",
 							&mimir_cut_interval_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("mimir");
-
 	mimir_head_install_hooks();
 	promql_init();
 	mimir_ruler_init();
@@ -83,6 +81,8 @@ _PG_init(void)
 		mimir_register_cut_worker();
 		mimir_register_ingest_workers();
 	}
+	/* last: it drops placeholders of mimir.* settings not defined by now */
+	MarkGUCPrefixReserved("mimir");
 }
 
 int64

@@ -291,12 +291,14 @@ static void
 api_rules(RulerHttpResponse *r, int32 tid, int np, char **names, char **values)
 {
 	StringInfoData b;
+	StringInfoData grp;
 	const char *type_filter = NULL;
 	bool		exclude_alerts = param_has(np, names, values, "exclude_alerts", "true");
+	bool		filtering = param_has(np, names, values, "rule_name[]", NULL);
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(tid);
 	int64		cur_group = -1;
-	bool		first_rule = true;
+	int			nrules = 0;
 	int			ngroups = 0;
 
 	for (int i = 0; i < np; i++)
@@ -310,7 +312,9 @@ api_rules(RulerHttpResponse *r, int32 tid, int np, char **names, char **values)
 			}
 			type_filter = values[i][0] ? values[i] : NULL;
 		}
+	filtering = filtering || type_filter != NULL;
 	initStringInfo(&b);
+	initStringInfo(&grp);
 	appendStringInfoString(&b, "{\"status\":\"success\",\"data\":{\"groups\":[");
 	if (tid < 0)
 		goto done;
@@ -327,43 +331,57 @@ api_rules(RulerHttpResponse *r, int32 tid, int np, char **names, char **values)
 		SPITupleTable *rules = SPI_tuptable;
 		uint64		nrows = SPI_processed;
 
-		for (uint64 i = 0; i < nrows; i++)
+		for (uint64 i = 0; i <= nrows; i++)
 		{
-			HeapTuple	tup = rules->vals[i];
+			HeapTuple	tup;
 			TupleDesc	td = rules->tupdesc;
 			bool		isnull;
-			int64		gid = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			char	   *gns = SPI_getvalue(tup, td, 2);
-			char	   *gname = SPI_getvalue(tup, td, 3);
+			int64		gid;
+			char	   *gns;
+			char	   *gname;
 			char	   *kind;
 			char	   *rname;
 			bool		alerting;
 
+			/* close the previous group; groups without a matching rule go when filtering */
+			gid = i < nrows ? DatumGetInt64(SPI_getbinval(rules->vals[i], td, 1, &isnull)) : -2;
+			if (gid != cur_group && cur_group >= 0)
+			{
+				if (nrules > 0 || !filtering)
+				{
+					if (ngroups++ > 0)
+						appendStringInfoChar(&b, ',');
+					appendStringInfo(&b, "%s]}", grp.data);
+				}
+				cur_group = -1;
+			}
+			if (i == nrows)
+				break;
+			tup = rules->vals[i];
+			gns = SPI_getvalue(tup, td, 2);
+			gname = SPI_getvalue(tup, td, 3);
 			if (!param_filter(np, names, values, "file[]", gns) ||
 				!param_filter(np, names, values, "rule_group[]", gname))
 				continue;
-			if (gid != cur_group)
+			if (cur_group < 0)
 			{
 				Datum		d;
 
-				if (cur_group >= 0)
-					appendStringInfoString(&b, "]}");
-				if (ngroups++ > 0)
-					appendStringInfoChar(&b, ',');
 				cur_group = gid;
-				first_rule = true;
-				appendStringInfoString(&b, "{\"name\":");
-				escape_json(&b, gname);
-				appendStringInfoString(&b, ",\"file\":");
-				escape_json(&b, gns);
-				appendStringInfoChar(&b, ',');
-				json_seconds(&b, "interval", DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull)) / 1000.0);
-				appendStringInfoChar(&b, ',');
+				nrules = 0;
+				resetStringInfo(&grp);
+				appendStringInfoString(&grp, "{\"name\":");
+				escape_json(&grp, gname);
+				appendStringInfoString(&grp, ",\"file\":");
+				escape_json(&grp, gns);
+				appendStringInfoChar(&grp, ',');
+				json_seconds(&grp, "interval", DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull)) / 1000.0);
+				appendStringInfoChar(&grp, ',');
 				d = SPI_getbinval(tup, td, 5, &isnull);
-				json_ts(&b, "lastEvaluation", d, isnull);
-				appendStringInfoChar(&b, ',');
-				json_seconds(&b, "evaluationTime", DatumGetFloat8(SPI_getbinval(tup, td, 6, &isnull)));
-				appendStringInfoString(&b, ",\"rules\":[");
+				json_ts(&grp, "lastEvaluation", d, isnull);
+				appendStringInfoChar(&grp, ',');
+				json_seconds(&grp, "evaluationTime", DatumGetFloat8(SPI_getbinval(tup, td, 6, &isnull)));
+				appendStringInfoString(&grp, ",\"rules\":[");
 			}
 			(void) SPI_getbinval(tup, td, 7, &isnull);
 			if (isnull)
@@ -375,9 +393,8 @@ api_rules(RulerHttpResponse *r, int32 tid, int np, char **names, char **values)
 				continue;
 			if (!param_filter(np, names, values, "rule_name[]", rname))
 				continue;
-			if (!first_rule)
-				appendStringInfoChar(&b, ',');
-			first_rule = false;
+			if (nrules++ > 0)
+				appendStringInfoChar(&grp, ',');
 			if (alerting)
 			{
 				/* the rule's alerts, and its state: the highest of them */
@@ -406,45 +423,43 @@ api_rules(RulerHttpResponse *r, int32 tid, int np, char **names, char **values)
 					append_alert_json(&alerts, SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
 				}
 				SPI_freetuptable(SPI_tuptable);
-				appendStringInfo(&b, "{\"state\":\"%s\",\"name\":", state);
-				escape_json(&b, rname);
-				appendStringInfoString(&b, ",\"query\":");
-				escape_json(&b, SPI_getvalue(tup, td, 10));
-				appendStringInfoChar(&b, ',');
-				json_seconds(&b, "duration", DatumGetInt64(SPI_getbinval(tup, td, 11, &isnull)) / 1000.0);
-				appendStringInfoChar(&b, ',');
-				json_seconds(&b, "keepFiringFor", DatumGetInt64(SPI_getbinval(tup, td, 12, &isnull)) / 1000.0);
-				appendStringInfoString(&b, ",\"labels\":");
-				json_obj(&b, SPI_getvalue(tup, td, 13));
-				appendStringInfoString(&b, ",\"annotations\":");
-				json_obj(&b, SPI_getvalue(tup, td, 14));
-				appendStringInfo(&b, ",\"alerts\":[%s]", exclude_alerts ? "" : alerts.data);
+				appendStringInfo(&grp, "{\"state\":\"%s\",\"name\":", state);
+				escape_json(&grp, rname);
+				appendStringInfoString(&grp, ",\"query\":");
+				escape_json(&grp, SPI_getvalue(tup, td, 10));
+				appendStringInfoChar(&grp, ',');
+				json_seconds(&grp, "duration", DatumGetInt64(SPI_getbinval(tup, td, 11, &isnull)) / 1000.0);
+				appendStringInfoChar(&grp, ',');
+				json_seconds(&grp, "keepFiringFor", DatumGetInt64(SPI_getbinval(tup, td, 12, &isnull)) / 1000.0);
+				appendStringInfoString(&grp, ",\"labels\":");
+				json_obj(&grp, SPI_getvalue(tup, td, 13));
+				appendStringInfoString(&grp, ",\"annotations\":");
+				json_obj(&grp, SPI_getvalue(tup, td, 14));
+				appendStringInfo(&grp, ",\"alerts\":[%s]", exclude_alerts ? "" : alerts.data);
 			}
 			else
 			{
-				appendStringInfoString(&b, "{\"name\":");
-				escape_json(&b, rname);
-				appendStringInfoString(&b, ",\"query\":");
-				escape_json(&b, SPI_getvalue(tup, td, 10));
-				appendStringInfoString(&b, ",\"labels\":");
-				json_obj(&b, SPI_getvalue(tup, td, 13));
+				appendStringInfoString(&grp, "{\"name\":");
+				escape_json(&grp, rname);
+				appendStringInfoString(&grp, ",\"query\":");
+				escape_json(&grp, SPI_getvalue(tup, td, 10));
+				appendStringInfoString(&grp, ",\"labels\":");
+				json_obj(&grp, SPI_getvalue(tup, td, 13));
 			}
-			appendStringInfo(&b, ",\"health\":\"%s\",\"lastError\":", SPI_getvalue(tup, td, 15));
-			escape_json(&b, SPI_getvalue(tup, td, 16));
-			appendStringInfo(&b, ",\"type\":\"%s\",", kind);
+			appendStringInfo(&grp, ",\"health\":\"%s\",\"lastError\":", SPI_getvalue(tup, td, 15));
+			escape_json(&grp, SPI_getvalue(tup, td, 16));
+			appendStringInfo(&grp, ",\"type\":\"%s\",", kind);
 			{
 				Datum		d = SPI_getbinval(tup, td, 17, &isnull);
 
-				json_ts(&b, "lastEvaluation", d, isnull);
+				json_ts(&grp, "lastEvaluation", d, isnull);
 			}
-			appendStringInfoChar(&b, ',');
-			json_seconds(&b, "evaluationTime", DatumGetFloat8(SPI_getbinval(tup, td, 18, &isnull)));
-			appendStringInfoChar(&b, '}');
+			appendStringInfoChar(&grp, ',');
+			json_seconds(&grp, "evaluationTime", DatumGetFloat8(SPI_getbinval(tup, td, 18, &isnull)));
+			appendStringInfoChar(&grp, '}');
 		}
 	}
 	mimir_spi_finish();
-	if (cur_group >= 0)
-		appendStringInfoString(&b, "]}");
 done:
 	appendStringInfoString(&b, "]}}");
 	respond(r, 200, "application/json", b.data);
