@@ -33,6 +33,7 @@ rules:
     expr: heartbeat
 $$);
 SELECT id AS gid FROM mimir.rule_groups g WHERE name = 'steps' \gset
+SET mimir.ruler_slot_delay = 0;
 SELECT mimir.ruler_step(:gid, '2023-11-14 22:10:00+00');   -- first: the latest slot
 SELECT mimir.ruler_step(:gid, '2023-11-14 22:10:00+00');   -- nothing due
 -- a minute later (pg_cron's granularity): the four slots since, oldest first
@@ -44,6 +45,11 @@ SELECT count(s) AS evaluated FROM (SELECT mimir.ruler_step(:gid, '2023-11-14 23:
  WHERE s IS NOT NULL;
 SELECT evaluation_slot, evaluations, missed FROM mimir.rule_groups() WHERE name = 'steps';
 SELECT min(t), max(t), count(*) FROM mimir.samples('heartbeat:last', '2023-11-14 23:00:00+00', '2023-11-15 00:00:00+00');
+-- a slot is evaluated once it is mimir.ruler_slot_delay old (remote-written samples have arrived)
+RESET mimir.ruler_slot_delay;
+SHOW mimir.ruler_slot_delay;
+SELECT mimir.ruler_step(:gid, '2023-11-14 23:11:17+00');   -- slot 23:11:13.921 is 3s old: not yet
+SELECT mimir.ruler_step(:gid, '2023-11-14 23:11:19+00');   -- 5s old: evaluated
 -- the procedure pg_cron calls: runs to now
 CALL mimir.run_rule_group(:gid);
 SELECT health, evaluations > 12 AS evaluated, evaluation_slot > now() - interval '1 minute' AS caught_up

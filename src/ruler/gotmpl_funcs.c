@@ -443,8 +443,9 @@ fn_reReplaceAll(GtCall *c, int n, GtValue *a)
 
 	if (r == NULL)
 	{
-		/* regexp.MustCompile panics; Expand reports the panic */
-		c->err = psprintf("regexp: Compile(%s): %s", gofmt_quote(pattern), err);
+		/* regexp.MustCompile panics; text/template reports the panic as the call's error */
+		c->err = strchr(pattern, '`') ? psprintf("regexp: Compile(%s): %s", gofmt_quote(pattern), err)
+			: psprintf("regexp: Compile(`%s`): %s", pattern, err);
 		return gv_invalid();
 	}
 	return gv_string(r);

@@ -1210,6 +1210,19 @@ gt_node_string(GtNode *n)
 		case GN_ACTION:
 			appendStringInfo(&b, "{{%s}}", gt_node_string(n->node));
 			break;
+		case GN_IF:
+		case GN_RANGE:
+		case GN_WITH:
+			/* the start is what error contexts show (20 characters) */
+			appendStringInfo(&b, "{{%s %s}}", n->kind == GN_IF ? "if" : n->kind == GN_RANGE ? "range" : "with",
+							 gt_node_string(n->node));
+			break;
+		case GN_TEMPLATE:
+			appendStringInfo(&b, "{{template %s", gofmt_quote(n->text));
+			if (n->node)
+				appendStringInfo(&b, " %s", gt_node_string(n->node));
+			appendStringInfoString(&b, "}}");
+			break;
 		default:
 			break;
 	}

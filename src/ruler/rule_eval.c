@@ -1157,7 +1157,8 @@ Datum
 mimir_ruler_step(PG_FUNCTION_ARGS)
 {
 	int64		id = PG_GETARG_INT64(0);
-	int64		now = mimir_ts_to_ms(PG_GETARG_TIMESTAMPTZ(1));
+	/* slots are evaluated once remote-written samples up to them have arrived */
+	int64		now = mimir_ts_to_ms(PG_GETARG_TIMESTAMPTZ(1)) - mimir_ruler_slot_delay_ms;
 	EvalGroup	g;
 	uint64		hash;
 	int64		now_slot,

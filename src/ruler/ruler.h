@@ -109,6 +109,7 @@ extern int	mimir_ruler_evaluation_interval_ms;
 extern int	mimir_ruler_resend_delay_ms;
 extern int	mimir_alertmanager_timeout_ms;
 extern int	mimir_ruler_max_catchup;
+extern int	mimir_ruler_slot_delay_ms;
 
 extern void mimir_ruler_init(void);
 extern void mimir_register_notifier(void);

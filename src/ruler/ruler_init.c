@@ -20,6 +20,7 @@ int			mimir_ruler_evaluation_interval_ms = 60000;
 int			mimir_ruler_resend_delay_ms = 60000;
 int			mimir_alertmanager_timeout_ms = 10000;
 int			mimir_ruler_max_catchup = 120000;
+int			mimir_ruler_slot_delay_ms = 5000;
 
 static bool
 check_external_labels(char **newval, void **extra, GucSource source)
@@ -109,6 +110,12 @@ mimir_ruler_init(void)
 							"within this window; older slots (downtime) are skipped, as Prometheus skips "
 							"missed iterations.",
 							&mimir_ruler_max_catchup, 120000, 60000, 24 * 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("mimir.ruler_slot_delay",
+							"How old an evaluation slot must be before a rule group's job evaluates it.",
+							"Samples remote-written up to the slot's time have arrived by then; the slot's "
+							"timestamp (and so the results) stay the same.",
+							&mimir_ruler_slot_delay_ms, 5000, 0, 600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	/* the compactor's callbacks ride along: one init call from _PG_init */
 	mimir_compactor_init();
