@@ -786,6 +786,22 @@ main(int argc, char **argv)
 	test_random_roundtrips(rounds);
 	test_large();
 	test_garbage(rounds * 5);
+	{
+		static const char *names[PC_COV_N] = {
+			"raw values", "xor values", "decimal values", "const values",
+			"order 0", "order 1", "order 2", "packed", "sparse", "gcd > 1",
+			"several packed blocks", "several sparse batches", "widths > 56",
+			"raw exceptions", "stale exceptions"
+		};
+
+		fprintf(stderr, "encodings produced:");
+		for (int c = 0; c < PC_COV_N; c++)
+		{
+			CHECK(pc_coverage[c] > 0, "encoding never produced: %s", names[c]);
+			fprintf(stderr, "%s %s %ld", c ? "," : "", names[c], pc_coverage[c]);
+		}
+		fputc('\n', stderr);
+	}
 	CHECK(status_seen[PC_ERR_TRUNCATED] > 0 && status_seen[PC_ERR_CORRUPT] > 0,
 		  "hostile inputs produced truncated (%ld) and corrupt (%ld) errors",
 		  status_seen[PC_ERR_TRUNCATED], status_seen[PC_ERR_CORRUPT]);
