@@ -48,9 +48,15 @@ CREATE TEMP TABLE c AS
 SELECT c::text::mimir.promchunk::bytea = c::bytea AS text_roundtrip FROM c;
 -- binary send / recv round trip through COPY BINARY
 SELECT mimir.promchunk_send(c) = c::bytea AS send_is_payload FROM c;
-COPY c TO '/tmp/mimir_regress_promchunk.bin' (FORMAT binary);
+-- (through a file in the cluster's own data directory, so parallel test
+-- clusters never share it)
 CREATE TEMP TABLE c2 (c mimir.promchunk);
-COPY c2 FROM '/tmp/mimir_regress_promchunk.bin' (FORMAT binary);
+DO $$
+DECLARE f text := current_setting('data_directory') || '/mimir_regress_promchunk.bin';
+BEGIN
+  EXECUTE format('COPY c TO %L (FORMAT binary)', f);
+  EXECUTE format('COPY c2 FROM %L (FORMAT binary)', f);
+END $$;
 SELECT c2.c::bytea = c.c::bytea AS binary_roundtrip, mimir.chunk_count(c2.c) FROM c, c2;
 -- bytea cast validates
 SELECT mimir.chunk_count(c::bytea::mimir.promchunk) FROM c;
