@@ -7,6 +7,8 @@
  */
 #include "compactor/compactor.h"
 
+#include "ingester/ingester.h"
+
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
@@ -35,7 +37,7 @@ static void
 compactor_xact(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && reset_pending)
-		mimir_series_state_reset();
+		series_map_reset();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
 		reset_pending = false;
 }

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "ingester/ingester.h"
 #include "promql/promql.h"
 
 PG_FUNCTION_INFO_V1(mimir_evaluate_rule_group);
@@ -647,9 +648,10 @@ typedef struct Written
 static void
 write_sample(EvalGroup *g, const MimirLabelSet *ls, int64 t, double v, Written *w)
 {
-	int64		sid = mimir_series_get_or_create(g->tenant_id, ls);
+	SeriesKey	key;
+	int64		sid = mimir_series_get_or_create(g->tenant_id, g->tenant, ls, &key);
 
-	mimir_head_append(g->tenant_id, sid, t, v);
+	mimir_head_append(g->tenant_id, sid, &key, t, v);
 	if (w->n == w->cap)
 	{
 		w->cap = Max(16, w->cap * 2);
@@ -673,6 +675,39 @@ written_has(Written *w, int64 id)
 	return w->n > 0 && bsearch(&id, w->ids, w->n, sizeof(int64), int64_cmp) != NULL;
 }
 
+/* append one sample to each of the series with these ids (their keys come from the index) */
+void
+ruler_append_to_series(int32 tenant_id, const int64 *ids, int n, int64 t, double v)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			type = INT8ARRAYOID;
+	Datum		arg;
+	int64	   *sids;
+	SeriesKey  *keys;
+	int			found;
+
+	if (n == 0)
+		return;
+	arg = mimir_int8_array(ids, n);
+	mimir_spi_connect();
+	if (SPI_execute_with_args("SELECT id, lhash FROM mimir.series WHERE id = ANY($1)",
+							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "series lookup failed");
+	found = (int) SPI_processed;
+	sids = MemoryContextAlloc(caller, sizeof(int64) * Max(found, 1));
+	keys = MemoryContextAlloc(caller, sizeof(SeriesKey) * Max(found, 1));
+	for (int i = 0; i < found; i++)
+	{
+		bool		isnull;
+
+		sids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		series_key_from_uuid(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull), &keys[i]);
+	}
+	mimir_spi_finish();
+	for (int i = 0; i < found; i++)
+		mimir_head_append(tenant_id, sids[i], &keys[i], t, v);
+}
+
 static double
 stale_nan(void)
 {
@@ -687,9 +722,13 @@ stale_nan(void)
 static void
 mark_stale(EvalGroup *g, int64 *prev, int nprev, Written *w, int64 t)
 {
+	int64	   *gone = palloc(sizeof(int64) * Max(nprev, 1));
+	int			n = 0;
+
 	for (int i = 0; i < nprev; i++)
 		if (!written_has(w, prev[i]))
-			mimir_head_append(g->tenant_id, prev[i], t, stale_nan());
+			gone[n++] = prev[i];
+	ruler_append_to_series(g->tenant_id, gone, n, t, stale_nan());
 }
 
 static void

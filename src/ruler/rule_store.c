@@ -300,8 +300,7 @@ ruler_delete_group(int32 tenant_id, const char *ns, const char *name)
 
 		memcpy(&stale, &bits, 8);
 		if (t > last_ts)
-			for (int i = 0; i < n; i++)
-				mimir_head_append(tenant_id, series[i], t, stale);
+			ruler_append_to_series(tenant_id, series, n, t, stale);
 	}
 	return true;
 }

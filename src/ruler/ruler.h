@@ -114,6 +114,9 @@ extern int	mimir_ruler_slot_delay_ms;
 extern void mimir_ruler_init(void);
 extern void mimir_register_notifier(void);
 
+/* rule_eval.c: append a sample to existing series by id */
+extern void ruler_append_to_series(int32 tenant_id, const int64 *ids, int n, int64 t, double v);
+
 /* rule_store.c */
 extern void ruler_store_group(int32 tenant_id, const char *ns, const RuleGroupDef *g);
 extern bool ruler_delete_group(int32 tenant_id, const char *ns, const char *name);
