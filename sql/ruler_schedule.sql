@@ -60,7 +60,7 @@ SELECT jobname LIKE 'mimir ruler % ruler_schedule/ns/steps' AS named, schedule,
        command = 'CALL mimir.run_rule_group(' || :gid || ')' AS command_ok, active
   FROM cron.job WHERE jobname LIKE 'mimir ruler % ruler_schedule/ns/steps';
 SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'mimir compactor%' ORDER BY 1;
-SELECT regexp_replace(job, 'ruler \d+ ', 'ruler <id> ') AS job, schedule,
+SELECT left(regexp_replace(job, 'ruler \d+ ', 'ruler <id> '), 60) AS job, schedule,
        regexp_replace(command, '\(\d+\)', '(<id>)') AS command
   FROM mimir.install_jobs() WHERE job LIKE 'mimir compactor%' OR job LIKE '% ruler_schedule/%' ORDER BY 1;
 SELECT count(*) FROM mimir.jobs() WHERE job LIKE '% ruler_schedule/%' OR job LIKE 'mimir compactor%';
