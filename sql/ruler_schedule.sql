@@ -71,3 +71,16 @@ SELECT count(*) > 0 AS back FROM cron.job WHERE jobname LIKE 'mimir ruler % rule
 -- job names fit pg_cron's 63 bytes
 SELECT mimir.set_rule_group(repeat('n', 40), E'name: ' || repeat('g', 80) || E'\nrules: []\n');
 SELECT length(job), job LIKE 'mimir ruler % ruler_schedule/nnnn%' FROM mimir.rule_groups() WHERE namespace = repeat('n', 40);
+
+-- without pg_cron: rule groups are kept and evaluated on request; the jobs come
+-- with CREATE EXTENSION pg_cron (an event trigger installs them)
+DROP EXTENSION pg_cron;
+SELECT mimir.cron_available();
+SELECT mimir.set_rule_group('nocron', E'name: later\nrules:\n  - record: r\n    expr: vector(1)\n');
+SELECT namespace, name, job FROM mimir.rule_groups() WHERE namespace = 'nocron';
+SELECT rule, value FROM mimir.evaluate_rule_group('nocron', 'later', '2023-11-14 22:00:00+00');
+SELECT * FROM mimir.install_jobs();
+SELECT count(*) FROM mimir.jobs();
+CREATE EXTENSION pg_cron;
+SELECT left(regexp_replace(jobname, 'ruler \d+ ', 'ruler <id> '), 60) AS job
+  FROM cron.job WHERE jobname LIKE 'mimir compactor%' OR jobname LIKE '% ruler_schedule/nocron/%' ORDER BY 1;

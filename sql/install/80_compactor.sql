@@ -135,8 +135,16 @@ COMMENT ON FUNCTION jobs() IS 'mimir''s pg_cron jobs with their last run (from c
 CREATE FUNCTION on_create_extension() RETURNS event_trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  IF mimir.cron_available() THEN
-    PERFORM mimir.install_jobs();
+  IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+              WHERE object_type = 'extension' AND object_identity IN ('pg_cron', 'mimir'))
+     AND mimir.cron_available() THEN
+    BEGIN
+      PERFORM mimir.install_jobs();
+    EXCEPTION WHEN OTHERS THEN
+      -- never make someone's CREATE EXTENSION fail because of mimir's jobs
+      RAISE WARNING 'mimir could not install its pg_cron jobs: %', SQLERRM
+        USING HINT = 'Run SELECT mimir.install_jobs() as a superuser.';
+    END;
   END IF;
 END $$;
 CREATE EVENT TRIGGER mimir_install_jobs ON ddl_command_end WHEN TAG IN ('CREATE EXTENSION')
@@ -156,7 +164,12 @@ CREATE FUNCTION on_drop_extension() RETURNS event_trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF current_query() ~* '\mmimir\M' THEN
-    PERFORM mimir.uninstall_jobs();
+    BEGIN
+      PERFORM mimir.uninstall_jobs();
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'mimir could not remove its pg_cron jobs: %', SQLERRM
+        USING HINT = 'Remove the jobs named "mimir ..." from cron.job.';
+    END;
   END IF;
 END $$;
 CREATE EVENT TRIGGER mimir_uninstall_jobs ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
