@@ -6,6 +6,8 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "promql/promql.h"
+#include "ruler/ruler.h"
 
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -44,6 +46,8 @@ _PG_init(void)
 							&mimir_cut_interval_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	mimir_head_install_hooks();
+	promql_init();
+	mimir_ruler_init();
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DefineCustomIntVariable("mimir.head_series_capacity",

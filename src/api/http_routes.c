@@ -7,6 +7,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "ruler/ruler.h"
 
 static volatile bool ready_flag;
 
@@ -40,5 +41,9 @@ const HttpRoute mimir_http_routes[] = {
 	{"/api/v1/write", "POST", push_pre, push_run, push_publish},
 	{"/ready", "GET", ready_pre, NULL, NULL},
 	{"/metrics", "GET", NULL, metrics_run, NULL},
+	/* ruler (the /prometheus prefix is stripped before matching) */
+	{"/api/v1/rules", "GET,POST", NULL, ruler_route_run, NULL},
+	{"/api/v1/alerts", "GET,POST", NULL, ruler_route_run, NULL},
+	{"/config/v1/rules", "GET", NULL, ruler_route_run, NULL},
 };
 const int	mimir_http_nroutes = lengthof(mimir_http_routes);
