@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """HTTP tests of the remote-write endpoint against the suite's cluster: every
-status code (200, 202, 400, 401, 404, 405, 415, 429, 500, 503), Mimir's
+status code (200, 202, 400, 401, 404, 405, 415, 429, 500; 503 is in
+lifecycle.py), Mimir's
 messages, partial acceptance, read-after-write through SQL, remote write 2.0,
 tenants, limits, HA dedup, metadata, exemplars, /ready and /metrics.
 Prints "N passed, N failed"."""
@@ -370,18 +371,6 @@ check("a storage failure: 500 with Retry-After", st == 500 and "Retry-After" in 
 sql("ALTER TABLE mimir.head DROP CONSTRAINT test_fail")
 st, body, hdr = push([([("__name__", "rw_fail")], [(NOW, 1.0)], [])])
 check("...the sender's retry succeeds", st == 200 and values("rw_fail") == [1.0], (st, body))
-
-# ---- not ready: the extension is dropped and created again ----
-sql("DROP EXTENSION mimir CASCADE")
-sql("SET mimir.tenant = 'anonymous'")
-st, body, hdr = push([([("__name__", "rw_gone")], [(NOW, 1.0)], [])])
-check("extension gone: 503 with Retry-After", st == 503 and "Retry-After" in hdr, (st, body, hdr))
-check("...and /ready is 503", wait_for(lambda: post("/ready", None, method="GET")[0] == 503, 5))
-sql("CREATE EXTENSION mimir")
-check("extension back: /ready is 200 again", wait_for(ready, 10))
-st, body, hdr = push([([("__name__", "rw_up"), ("job", "a")], [(NOW - 2000, 1.0)], [])])
-check("a series known before is stored again in the new extension", st == 200 and values('rw_up{job="a"}') == [1.0],
-      (st, body, samples("rw_up")))
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
