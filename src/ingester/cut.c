@@ -275,9 +275,14 @@ scan_head_rows(HeadSet *hs, void (*fn) (void *arg, int64 series, pc_sample s, in
 			int64	   *sids;
 			pc_sample  *smp;
 
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			bytea	   *data = DatumGetByteaPP(d);
+
 			CHECK_FOR_INTERRUPTS();
-			mimir_head_decode(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)),
-							  &n, &sids, &smp);
+			mimir_head_decode(data, &n, &sids, &smp);
+			/* detoasted copies add up over a large head: free them as we go */
+			if ((Pointer) data != DatumGetPointer(d))
+				pfree(data);
 			for (int i = 0; i < n; i++)
 				fn(arg, sids[i], smp[i], ord++);
 			pfree(sids);

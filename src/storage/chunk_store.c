@@ -152,9 +152,14 @@ mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 			int64	   *sids;
 			pc_sample  *s;
 
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			bytea	   *data = DatumGetByteaPP(d);
+
 			CHECK_FOR_INTERRUPTS();
-			mimir_head_decode(DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)),
-							  &n, &sids, &s);
+			mimir_head_decode(data, &n, &sids, &s);
+			/* detoasted copies would add up over a large head */
+			if ((Pointer) data != DatumGetPointer(d))
+				pfree(data);
 			fn(arg, n, sids, s);
 			pfree(sids);
 			pfree(s);
