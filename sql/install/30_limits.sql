@@ -57,9 +57,13 @@ BEGIN
       ELSE IF value = '' THEN RAISE EXCEPTION 'empty'; END IF;
     END CASE;
   EXCEPTION WHEN OTHERS THEN
-    RAISE EXCEPTION 'invalid value "%" for limit "%" (a non-negative %)', value, limit_name, k
+    RAISE EXCEPTION 'invalid value "%" for limit "%"', value, limit_name
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = CASE k WHEN 'duration' THEN 'Use a Prometheus duration such as 10m, 1h or 30s.' ELSE NULL END;
+            HINT = CASE k WHEN 'duration' THEN 'Use a Prometheus duration such as 10m, 1h or 30s.'
+                          WHEN 'int' THEN 'Use a whole number, 0 or more.'
+                          WHEN 'float' THEN 'Use a number, 0 or more.'
+                          WHEN 'bool' THEN 'Use true or false.'
+                          ELSE 'Use a non-empty value.' END;
   END;
   RETURN value;
 END $$;
