@@ -9,7 +9,7 @@
 #      BENCH_ROUNDS (1: how many times the three-way comparison runs),
 #      BENCH_PEERS (1: include VictoriaMetrics and Prometheus),
 #      BENCH_SCALES ("10000:2400 100000:240 1000000:24", series:steps; "" skips),
-#      BENCH_SHARED_BUFFERS (512MB).
+#      BENCH_SHARED_BUFFERS (128MB, PostgreSQL's default).
 #
 # mimir's size is everything it stores once the head is cut into chunks:
 # chunks, head, series/label index and the other tables of schema mimir,
@@ -25,7 +25,7 @@ STEPS=${BENCH_STEPS:-240}
 CONNS=${BENCH_CONNS:-4}
 ROUNDS=${BENCH_ROUNDS:-1}
 SCALES=${BENCH_SCALES-"10000:2400 100000:240 1000000:24"}
-SB=${BENCH_SHARED_BUFFERS:-512MB}
+SB=${BENCH_SHARED_BUFFERS:-128MB}
 RWLOAD_SRC=$ROOT/../shared/bench/rwload.c
 OUT=$ROOT/.bench
 rm -rf "$OUT"; mkdir -p "$OUT"; chmod 755 "$OUT"

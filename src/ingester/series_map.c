@@ -9,17 +9,22 @@
  * storage once per tenant after a start ("warm"); from then on, as long as
  * it never overflowed, a series absent from it does not exist.
  *
- * Layout: a fixed open-addressing table split into partitions with linear
- * probing; nothing is ever deleted except by a full reset. Its size is fixed
- * at start (mimir.head_series_capacity), so memory is bounded whatever the
+ * Layout: a compact open-addressing index (8 bytes per bucket: 32 bits of
+ * the key and a slot number, split into partitions with linear probing) over
+ * a dense array of slots allocated in arrival order. Senders repeat their
+ * series in the same order, so the slots a request touches are mostly
+ * consecutive, and only as many slot pages become resident as there are
+ * series. Nothing is deleted except by a full reset. The size is fixed at
+ * start (mimir.head_series_capacity), so memory is bounded whatever the
  * series count; series beyond it are still ingested correctly, through SQL
  * lookups (slower).
  *
- * Lookups take no lock: a slot's key never changes once its state says it
- * is used (set last, after a write barrier), and its payload (latest sample)
- * is read under a per-slot sequence counter that writers make odd while they
- * change it. Only inserts take the partition's LWLock. That keeps the hot
- * path, two probes per series per request, free of shared cache-line writes.
+ * Lookups take no lock: a slot's key and id never change once the index
+ * word naming it is published (after a write barrier), and its payload
+ * (latest sample) is read under a per-slot sequence counter that writers
+ * make odd while they change it. Only inserts take the partition's LWLock.
+ * That keeps the hot path, two probes per series per request, free of
+ * shared cache-line writes.
  */
 #include "mimir.h"
 
@@ -37,14 +42,18 @@
 
 typedef struct Slot
 {
-	pg_atomic_uint32 used;		/* 0: empty; set to 1 last when inserting */
-	pg_atomic_uint32 seq;		/* odd while maxt/lastv change */
-	uint64		hi;				/* key: never changes once used */
+	uint64		hi;				/* key: never changes once published */
 	uint64		lo;
-	int64		id;				/* never changes once used */
+	int64		id;				/* never changes once published */
+	pg_atomic_uint32 seq;		/* odd while maxt/lastv change */
+	uint32		unused;
 	int64		maxt;
 	uint64		lastv;
 } Slot;
+
+/* index word: 0 = empty, else (32 key bits << 32) | (slot number + 1) */
+#define IDX_FP(k)		((uint64) (uint32) (k)->hi << 32)
+#define IDX_SLOT(w)		((uint32) (w) - 1)
 
 typedef struct TenantCount
 {
@@ -55,8 +64,10 @@ typedef struct TenantCount
 
 typedef struct MapShared
 {
-	uint32		slots_per_part;
+	uint32		slots_per_part;	/* index buckets per partition */
 	uint32		used[NPARTS];
+	uint32		nslots;			/* capacity of the slot array */
+	pg_atomic_uint32 next_slot;
 	LWLockPadded *locks;		/* NPARTS of them (padded: index them as such) */
 	LWLock	   *tenant_lock;	/* tenants[] */
 	LWLock	   *warm_lock;		/* serializes warming */
@@ -69,6 +80,7 @@ typedef struct MapShared
 
 int			mimir_head_series_capacity = 2000000;
 static MapShared *map;
+static pg_atomic_uint64 *index_words;
 static Slot *slots;
 static shmem_request_hook_type prev_shmem_request_hook;
 static shmem_startup_hook_type prev_shmem_startup_hook;
@@ -83,9 +95,15 @@ slots_per_part(void)
 }
 
 static Size
+index_size(void)
+{
+	return mul_size(mul_size(slots_per_part(), NPARTS), sizeof(pg_atomic_uint64));
+}
+
+static Size
 slots_size(void)
 {
-	return mul_size(mul_size(slots_per_part(), NPARTS), sizeof(Slot));
+	return mul_size(mimir_head_series_capacity, sizeof(Slot));
 }
 
 static void
@@ -93,7 +111,7 @@ map_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(MapShared)), slots_size()));
+	RequestAddinShmemSpace(add_size(add_size(MAXALIGN(sizeof(MapShared)), MAXALIGN(index_size())), slots_size()));
 	RequestNamedLWLockTranche("mimir series map", NPARTS + 2);
 }
 
@@ -109,6 +127,7 @@ map_shmem_startup(void)
 	map = ShmemInitStruct("mimir series map", sizeof(MapShared), &found);
 	/* the segment is zero-filled by the kernel: slots need no memset, so
 	 * pages become resident only as series arrive */
+	index_words = ShmemInitStruct("mimir series map index", index_size(), &found2);
 	slots = ShmemInitStruct("mimir series map slots", slots_size(), &found2);
 	if (!found)
 	{
@@ -116,6 +135,8 @@ map_shmem_startup(void)
 
 		memset(map, 0, sizeof(*map));
 		map->slots_per_part = slots_per_part();
+		map->nslots = (uint32) mimir_head_series_capacity;
+		pg_atomic_init_u32(&map->next_slot, 0);
 		map->locks = l;
 		map->tenant_lock = &l[NPARTS].lock;
 		map->warm_lock = &l[NPARTS + 1].lock;
@@ -147,10 +168,10 @@ part_of(const SeriesKey *k)
 	return (uint32) (k->lo % NPARTS);
 }
 
-static inline Slot *
-part_slots(uint32 p)
+static inline pg_atomic_uint64 *
+part_index(uint32 p)
 {
-	return slots + (uint64) p * map->slots_per_part;
+	return index_words + (uint64) p * map->slots_per_part;
 }
 
 static inline uint32
@@ -209,19 +230,25 @@ slot_update(Slot *x, const SeriesInfo *in)
 static inline Slot *
 find(const SeriesKey *k, uint32 p)
 {
-	Slot	   *s = part_slots(p);
+	pg_atomic_uint64 *ix = part_index(p);
 	uint32		n = map->slots_per_part;
 	uint32		i = home_of(k);
+	uint64		fp = IDX_FP(k);
 
 	for (uint32 probes = 0; probes < n; probes++)
 	{
-		Slot	   *x = &s[i];
+		uint64		w = pg_atomic_read_u64(&ix[i]);
 
-		if (pg_atomic_read_u32(&x->used) == 0)
+		if (w == 0)
 			return NULL;
-		pg_read_barrier();
-		if (x->hi == k->hi && x->lo == k->lo)
-			return x;
+		if ((w & UINT64CONST(0xffffffff00000000)) == fp)
+		{
+			Slot	   *x = &slots[IDX_SLOT(w)];
+
+			pg_read_barrier();
+			if (x->hi == k->hi && x->lo == k->lo)
+				return x;
+		}
 		if (++i == n)
 			i = 0;
 	}
@@ -233,7 +260,7 @@ void
 series_map_prefetch(const SeriesKey *k)
 {
 	if (map != NULL)
-		__builtin_prefetch(&part_slots(part_of(k))[home_of(k)]);
+		__builtin_prefetch(&part_index(part_of(k))[home_of(k)]);
 }
 
 bool
@@ -288,25 +315,31 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 		slot_update(x, in);
 		ok = true;
 	}
-	else if ((uint64) map->used[p] * 100 < (uint64) map->slots_per_part * FILL_PERCENT)
+	else if ((uint64) map->used[p] * 100 < (uint64) map->slots_per_part * FILL_PERCENT &&
+			 pg_atomic_read_u32(&map->next_slot) < map->nslots)
 	{
-		Slot	   *s = part_slots(p);
+		pg_atomic_uint64 *ix = part_index(p);
 		uint32		n = map->slots_per_part;
 		uint32		i = home_of(k);
+		uint32		sn = pg_atomic_fetch_add_u32(&map->next_slot, 1);
 
-		while (pg_atomic_read_u32(&s[i].used) != 0)
-			if (++i == n)
-				i = 0;
-		x = &s[i];
-		x->hi = k->hi;
-		x->lo = k->lo;
-		x->id = in->id;
-		x->maxt = in->maxt;
-		x->lastv = in->lastv;
-		pg_write_barrier();
-		pg_atomic_write_u32(&x->used, 1);
-		map->used[p]++;
-		inserted = ok = true;
+		if (sn < map->nslots)
+		{
+			while (pg_atomic_read_u64(&ix[i]) != 0)
+				if (++i == n)
+					i = 0;
+			x = &slots[sn];
+			x->hi = k->hi;
+			x->lo = k->lo;
+			x->id = in->id;
+			pg_atomic_write_u32(&x->seq, 0);
+			x->maxt = in->maxt;
+			x->lastv = in->lastv;
+			pg_write_barrier();
+			pg_atomic_write_u64(&ix[i], IDX_FP(k) | ((uint64) sn + 1));
+			map->used[p]++;
+			inserted = ok = true;
+		}
 	}
 	LWLockRelease(&map->locks[p].lock);
 	if (!ok)
@@ -401,10 +434,11 @@ series_map_reset(void)
 	for (int p = 0; p < NPARTS; p++)
 	{
 		LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
-		memset(part_slots(p), 0, sizeof(Slot) * map->slots_per_part);
+		memset(part_index(p), 0, sizeof(pg_atomic_uint64) * map->slots_per_part);
 		map->used[p] = 0;
 		LWLockRelease(&map->locks[p].lock);
 	}
+	pg_atomic_write_u32(&map->next_slot, 0);
 	LWLockAcquire(map->tenant_lock, LW_EXCLUSIVE);
 	map->ntenants = 0;
 	pg_atomic_write_u64(&map->count, 0);
@@ -443,7 +477,7 @@ series_map_full_misses(void)
 uint64
 series_map_capacity(void)
 {
-	return map ? (uint64) map->slots_per_part * NPARTS * FILL_PERCENT / 100 : 0;
+	return map ? map->nslots : 0;
 }
 
 Datum
