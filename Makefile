@@ -14,8 +14,11 @@ PROTO_H  = $(PROTOS:.proto=.pb-c.h)
 SRCS     = $(filter-out %.pb-c.c,$(wildcard src/*.c src/*/*.c))
 OBJS     = $(SRCS:.c=.o) $(PROTO_C:.c=.o)
 
-# Every sql/<name>.sql but the install script is a pg_regress test.
-REGRESS = $(filter-out mimir--%,$(basename $(notdir $(wildcard sql/*.sql))))
+# Every sql/<name>.sql but the install script is a pg_regress test. The
+# foundation's tests share data and run first, in this order; the others are
+# independent of each other and run in name order.
+REGRESS_FIRST = promchunk write_read selectors tenants head_cut errors
+REGRESS = $(REGRESS_FIRST) $(filter-out mimir--% $(REGRESS_FIRST),$(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=mimir --load-extension=pg_cron
 
 PG_CPPFLAGS = -I$(CURDIR)/src -Wno-declaration-after-statement

@@ -33,8 +33,7 @@ metrics_run(HttpJob *job)
 }
 
 const HttpRoute mimir_http_routes[] = {
-	{"/api/v1/push", "POST", push_pre, push_run},
-	{"/api/v1/write", "POST", push_pre, push_run},
+	/* push routes come with the distributor's push handler (branch distributor) */
 	{"/ready", "GET", ready_pre, NULL},
 	{"/metrics", "GET", NULL, metrics_run},
 };
