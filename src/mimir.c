@@ -6,6 +6,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "promql/promql.h"
 
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -46,6 +47,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("mimir");
 
 	mimir_head_install_hooks();
+	promql_init();
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DefineCustomIntVariable("mimir.head_series_capacity",

@@ -58,6 +58,9 @@ typedef struct PqOptions
 
 extern void promql_default_options(PqOptions *opts, int32 tenant_id);
 
+/* Registers the engine's GUCs; called from _PG_init. */
+extern void promql_init(void);
+
 /* Instant query at t_ms. */
 extern PqResult *promql_exec_instant(const char *query, int64 t_ms, const PqOptions *opts);
 
