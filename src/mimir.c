@@ -44,7 +44,6 @@ _PG_init(void)
 							"0 disables the worker's cutting; mimir.cut_head() still works.",
 							&mimir_cut_interval_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("mimir");
 
 	mimir_head_install_hooks();
 	promql_init();
@@ -81,6 +80,8 @@ _PG_init(void)
 		mimir_register_cut_worker();
 		mimir_register_ingest_workers();
 	}
+	/* last: reserving the prefix drops settings of variables not defined yet */
+	MarkGUCPrefixReserved("mimir");
 }
 
 int64

@@ -247,6 +247,12 @@ api_handle(ApiRequest *req, ApiResponse *resp)
 		route->fn(req, resp);
 		if (timeout_ms > 0)
 			disable_timeout(api_timeout_id, false);
+		if (api_timeout_fired)
+		{
+			/* fired after the work was done: the cancel it requested is moot */
+			QueryCancelPending = false;
+			api_timeout_fired = false;
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -261,6 +267,9 @@ api_handle(ApiRequest *req, ApiResponse *resp)
 			disable_timeout(api_timeout_id, false);
 		fired = api_timeout_fired;
 		api_timeout_fired = false;
+		/* our timer's cancel request must not outlive this request */
+		if (fired)
+			QueryCancelPending = false;
 		api_in_evaluation = false;
 		MemoryContextSwitchTo(cxt);
 		ed = CopyErrorData();

@@ -319,7 +319,7 @@ api_buildinfo(ApiRequest *req, ApiResponse *resp)
 						   "\"branch\":\"main\","
 						   "\"buildUser\":\"\","
 						   "\"buildDate\":\"\",");
-	appendStringInfo(&resp->body, "\"goVersion\":\"PostgreSQL %s\",", PG_VERSION);
+	appendStringInfo(&resp->body, "\"goVersion\":\"PostgreSQL %s\",", PG_MAJORVERSION);
 	appendStringInfoString(&resp->body,
 						   "\"features\":{\"ruler_config_api\":\"true\","
 						   "\"alertmanager_config_api\":\"false\","
