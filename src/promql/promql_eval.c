@@ -29,8 +29,7 @@ void
 pq_check_interrupts(PqQuery *q)
 {
 	CHECK_FOR_INTERRUPTS();
-	if (q->deadline != 0 && (++q->tick & 63) == 0 &&
-		GetCurrentTimestamp() > q->deadline)
+	if (q->deadline != 0 && GetCurrentTimestamp() > q->deadline)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("query timed out in expression evaluation"),
@@ -513,6 +512,8 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		}
 		for (int k = 0; k < ev->n; k++)
 		{
+			if ((k & 65535) == 65535)
+				pq_check_interrupts(q);
 			while (j + 1 < ns && s[j + 1].t <= ref[k])
 				j++;
 			if (j < 0 || s[j].t <= ref[k] - q->lookback || mimir_is_stale(s[j].v))
