@@ -213,7 +213,8 @@ static void
 agg_put(PqSink *sink, PqEval *ev, PqSer *s)
 {
 	AggState   *st = (AggState *) sink;
-	Group	   *g = st->groups[group_of(st, &s->ls)];
+	int			gidx = group_of(st, &s->ls);
+	Group	   *g = st->groups[gidx];
 	PqAggOp		op = st->op;
 	int			lidx = -1;
 

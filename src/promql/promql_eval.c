@@ -29,8 +29,7 @@ void
 pq_check_interrupts(PqQuery *q)
 {
 	CHECK_FOR_INTERRUPTS();
-	if (q->deadline != 0 && (++q->tick & 63) == 0 &&
-		GetCurrentTimestamp() > q->deadline)
+	if (q->deadline != 0 && GetCurrentTimestamp() > q->deadline)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("query timed out in expression evaluation"),
@@ -505,9 +504,16 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		if (ns == 0)
 			continue;
 		q->total_samples += ns;
-		out = pq_ser_new(ev, mimir_cursor_labels(c, i), true);
+		{
+			/* labels must outlive the cursor */
+			MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
+
+			out = pq_ser_new(ev, &ls, false);
+		}
 		for (int k = 0; k < ev->n; k++)
 		{
+			if ((k & 65535) == 65535)
+				pq_check_interrupts(q);
 			while (j + 1 < ns && s[j + 1].t <= ref[k])
 				j++;
 			if (j < 0 || s[j].t <= ref[k] - q->lookback || mimir_is_stale(s[j].v))
@@ -637,7 +643,11 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 					n++;
 				}
 			pq_account(ev, n);
-			fn(ev, fnarg, mimir_cursor_labels(c, i), p, n);
+			{
+				MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
+
+				fn(ev, fnarg, &ls, p, n);
+			}
 			pq_account(ev, -n);
 		}
 		mimir_cursor_close(c);

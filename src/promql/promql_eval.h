@@ -146,6 +146,7 @@ extern MimirLabelSet pq_absent_labels(const PqNode *arg);
 /* ---- promql_labels.c: label sets ---- */
 extern const char *pq_ls_get(const MimirLabelSet *ls, const char *name);
 extern MimirLabelSet pq_ls_copy(const MimirLabelSet *ls);
+extern MimirLabelSet pq_ls_deep_copy(const MimirLabelSet *ls);
 extern MimirLabelSet pq_ls_set(const MimirLabelSet *ls, const char *name, const char *value);
 extern MimirLabelSet pq_ls_del(const MimirLabelSet *ls, const char *name);
 extern MimirLabelSet pq_ls_keep(const MimirLabelSet *ls, List *names, bool keep);

@@ -34,6 +34,22 @@ pq_ls_get(const MimirLabelSet *ls, const char *name)
 	return NULL;
 }
 
+/* A copy that owns its strings (for labels read from storage). */
+MimirLabelSet
+pq_ls_deep_copy(const MimirLabelSet *ls)
+{
+	MimirLabelSet r;
+
+	r.n = ls->n;
+	r.labels = palloc(sizeof(MimirLabel) * Max(ls->n, 1));
+	for (int i = 0; i < ls->n; i++)
+	{
+		r.labels[i].name = pstrdup(ls->labels[i].name);
+		r.labels[i].value = pstrdup(ls->labels[i].value);
+	}
+	return r;
+}
+
 MimirLabelSet
 pq_ls_copy(const MimirLabelSet *ls)
 {
