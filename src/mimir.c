@@ -7,6 +7,7 @@
 
 #include "distributor/distributor.h"
 #include "promql/promql.h"
+#include "api/query_pool.h"
 
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -79,6 +80,7 @@ _PG_init(void)
 		distributor_metrics_init();
 		mimir_register_cut_worker();
 		mimir_register_ingest_workers();
+		query_pool_init();
 	}
 	/* last: reserving the prefix drops settings of variables not defined yet */
 	MarkGUCPrefixReserved("mimir");
