@@ -7,6 +7,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "api/query_pool.h"
 
 static volatile bool ready_flag;
 
@@ -40,5 +41,7 @@ const HttpRoute mimir_http_routes[] = {
 	{"/api/v1/write", "POST", push_pre, push_run, push_publish},
 	{"/ready", "GET", ready_pre, NULL, NULL},
 	{"/metrics", "GET", NULL, metrics_run, NULL},
+	/* every other path: the query API, whose router answers 404/405 in JSON */
+	{"*", "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS", NULL, query_route_run, NULL},
 };
 const int	mimir_http_nroutes = lengthof(mimir_http_routes);

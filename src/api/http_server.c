@@ -184,7 +184,7 @@ route_job(HttpJob *job)
 	if (strncmp(p, "/prometheus/", 12) == 0)
 		p += 11;
 	for (int i = 0; i < nroutes; i++)
-		if (strcmp(routes[i].path, p) == 0)
+		if (strcmp(routes[i].path, p) == 0 || strcmp(routes[i].path, "*") == 0)
 		{
 			r = &routes[i];
 			break;
