@@ -8,9 +8,11 @@
  */
 #include "api/api.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "mb/pg_wchar.h"
+#include "utils/builtins.h"
 
 /*
  * Shortest decimal that reads back as v, laid out without an exponent.
@@ -45,7 +47,20 @@ api_format_float(char *buf, size_t len, double v)
 		strlcpy(buf, signbit(v) ? "-0" : "0", len);
 		return;
 	}
-	for (prec = 1; prec <= 17; prec++)
+	/* integers print as such (the common case for counters and gauges) */
+	if (fabs(v) < 1e15 && v == rint(v))
+	{
+		pg_lltoa((int64) v, buf);
+		return;
+	}
+
+	/*
+	 * If 15 significant digits round-trip, they are the shortest digits
+	 * padded with zeros (15-digit steps are coarser than half an ulp), so
+	 * at most three conversions are needed. Not so for subnormals, whose
+	 * ulp is far coarser: they search from one digit up.
+	 */
+	for (prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++)
 	{
 		snprintf(e, sizeof(e), "%.*e", prec - 1, v);
 		if (strtod(e, NULL) == v)
@@ -237,10 +252,19 @@ json_timestamp(StringInfo s, int64 ms)
 	}
 	else
 		u = (uint64) ms;
-	appendStringInfo(s, UINT64_FORMAT, u / 1000);
+	{
+		char		num[24];
+		int			len = pg_ulltoa_n(u / 1000, num);
+
+		appendBinaryStringInfo(s, num, len);
+	}
 	frac = (int) (u % 1000);
 	if (frac != 0)
-		appendStringInfo(s, ".%03d", frac);
+	{
+		char		f[4] = {'.', '0' + frac / 100, '0' + (frac / 10) % 10, '0' + frac % 10};
+
+		appendBinaryStringInfo(s, f, 4);
+	}
 }
 
 /* {"name":"value",...}; label sets are kept sorted by name. */
