@@ -68,3 +68,29 @@ SELECT status, body::jsonb->>'errorType' AS type
 RESET mimir.query_timeout;
 -- the session is usable afterwards
 SELECT qav_q('query=1&time=1704067200');
+
+-- Go's FormatFloat('f', -1) on 2000 pseudo-random doubles (normal and subnormal): the string
+-- reads back as the same double, laid out without exponent, with no more significant digits
+-- than PostgreSQL's shortest output. Go (like Python's repr) may use one digit fewer when the
+-- shortest candidate lies exactly on the rounding boundary of a double with an even mantissa,
+-- which Go accepts and PostgreSQL's Ryu does not: those are counted separately.
+SELECT setseed(0.42);
+CREATE TEMP TABLE qav_doubles AS
+SELECT CASE WHEN i % 10 = 0 THEN random() * 1e-310
+            ELSE (random() - 0.5) * power(10::float8, floor(random() * 600 - 300)) END AS x
+  FROM generate_series(1, 2000) i;
+CREATE FUNCTION qav_digits(s text) RETURNS int LANGUAGE sql AS $$
+  SELECT length(trim(BOTH '0' FROM regexp_replace(s, '[-.]', '', 'g'))) $$;
+SELECT count(*) AS checked,
+       count(*) FILTER (WHERE got !~ '^-?[0-9]+(\.[0-9]+)?$') AS not_positional,
+       count(*) FILTER (WHERE got::float8 <> x) AS not_round_trip,
+       count(*) FILTER (WHERE qav_digits(got) > qav_digits(want)) AS longer_than_shortest,
+       count(*) FILTER (WHERE qav_digits(got) < qav_digits(want)) AS boundary_ties
+  FROM (SELECT x, (body::jsonb #>> '{data,result,0,value,1}') AS got, (x::text)::numeric::text AS want
+          FROM qav_doubles,
+               mimir.http_call('GET', '/api/v1/query', 'query=vector(' || replace(x::text, '+', '%2B') || ')&time=1',
+                               tenant => 'qa-values')
+         WHERE x <> 0) s;
+-- the tie above: both strings read back as the same double; Go and Python print the shorter
+SELECT (body::jsonb #>> '{data,result,0,value,1}') AS go_format, '-2.8799000213961912e+16'::float8::text AS postgres
+  FROM mimir.http_call('GET', '/api/v1/query', 'query=vector(-2.8799000213961912e%2B16)&time=1', tenant => 'qa-values');
