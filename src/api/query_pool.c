@@ -458,6 +458,13 @@ try_dispatch(PendingQuery *pq)
 	pq->seg = seg;
 	MemoryContextSwitchTo(old);
 
+	{
+		PqOptions	opts;
+
+		promql_default_options(&opts, -1);
+		/* the worker enforces the timeout itself; this only guards against a lost worker */
+		pq->deadline = opts.timeout_ms > 0 ? http_now() + opts.timeout_ms / 1000.0 + 30 : 0;
+	}
 	SpinLockAcquire(&pool->lock);
 	pool->slots[slot].handle = dsm_segment_handle(seg);
 	proc = pool->slots[slot].proc;
@@ -466,6 +473,37 @@ try_dispatch(PendingQuery *pq)
 	if (proc)
 		SetLatch(&proc->procLatch);
 	return true;
+}
+
+/*
+ * try_dispatch that never raises: when no segment can be had (out of
+ * dynamic shared memory), the request is answered 503 and *failed is set.
+ */
+static bool
+try_dispatch_safe(PendingQuery *pq, bool *failed)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		ok = false;
+
+	*failed = false;
+	PG_TRY();
+	{
+		ok = try_dispatch(pq);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		respond_json_error(pq->job, API_ERR_UNAVAILABLE,
+						   "could not hand the query to a query worker: %s", ed->message);
+		FreeErrorData(ed);
+		*failed = true;
+	}
+	PG_END_TRY();
+	return ok;
 }
 
 static void
@@ -518,25 +556,36 @@ query_http_run(HttpJob *job)
 	pq->req = s.data;
 	pq->req_len = s.len;
 	pq->queued_at = http_now();
-	{
-		PqOptions	opts;
-
-		promql_default_options(&opts, -1);
-		/* the worker enforces the timeout itself; this only guards against a lost worker */
-		pq->deadline = opts.timeout_ms > 0 ? pq->queued_at + opts.timeout_ms / 1000.0 + 30 : 0;
-	}
 	MemoryContextSwitchTo(old);
-	if (pending_tail)
-		pending_tail->next = pq;
-	else
-		pending_head = pq;
-	pending_tail = pq;
-	if (!try_dispatch(pq))
+	{
+		bool		failed;
+		bool		waiting = false;
+
+		for (PendingQuery *w = pending_head; w; w = w->next)
+			if (w->seg == NULL)
+				waiting = true;
+		/* requests already waiting go first */
+		if (!waiting)
+		{
+			if (!try_dispatch_safe(pq, &failed) && failed)
+			{
+				pfree(pq->req);
+				pfree(pq);
+				return false;
+			}
+		}
+	}
+	if (pq->seg == NULL)
 	{
 		SpinLockAcquire(&pool->lock);
 		pool->queued++;
 		SpinLockRelease(&pool->lock);
 	}
+	if (pending_tail)
+		pending_tail->next = pq;
+	else
+		pending_head = pq;
+	pending_tail = pq;
 	return true;
 }
 
@@ -556,8 +605,12 @@ query_pool_poll(void)
 
 		if (pq->seg == NULL)
 		{
-			if (!blocked && try_dispatch(pq))
+			bool		failed = false;
+
+			if (!blocked && try_dispatch_safe(pq, &failed))
 				;
+			else if (failed)
+				done = true;
 			else if (mimir_query_queue_timeout_ms >= 0 &&
 					 now - pq->queued_at > mimir_query_queue_timeout_ms / 1000.0)
 			{
