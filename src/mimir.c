@@ -8,6 +8,7 @@
 #include "distributor/distributor.h"
 #include "promql/promql.h"
 #include "api/query_pool.h"
+#include "ruler/ruler.h"
 
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -47,6 +48,7 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	mimir_head_install_hooks();
 	promql_init();
+	mimir_ruler_init();
 	if (process_shared_preload_libraries_in_progress)
 	{
 		DefineCustomIntVariable("mimir.head_series_capacity",
