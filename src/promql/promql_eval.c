@@ -504,12 +504,7 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		if (ns == 0)
 			continue;
 		q->total_samples += ns;
-		{
-			/* labels must outlive the cursor */
-			MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
-
-			out = pq_ser_new(ev, &ls, false);
-		}
+		out = pq_ser_new(ev, mimir_cursor_labels(c, i), false);
 		for (int k = 0; k < ev->n; k++)
 		{
 			if ((k & 65535) == 65535)
@@ -643,11 +638,7 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 					n++;
 				}
 			pq_account(ev, n);
-			{
-				MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
-
-				fn(ev, fnarg, &ls, p, n);
-			}
+			fn(ev, fnarg, mimir_cursor_labels(c, i), p, n);
 			pq_account(ev, -n);
 		}
 		mimir_cursor_close(c);
