@@ -1,5 +1,6 @@
 -- bad input gets clear errors
 SET timezone = 'UTC';
+SET mimir.tenant = 'regress_errors';  -- own tenant: tests must not see each other's data
 SELECT mimir.write(NULL, now(), 1);
 SELECT mimir.write('m', NULL, 1);
 SELECT mimir.write('m', now(), NULL);

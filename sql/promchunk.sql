@@ -48,9 +48,15 @@ CREATE TEMP TABLE c AS
 SELECT c::text::mimir.promchunk::bytea = c::bytea AS text_roundtrip FROM c;
 -- binary send / recv round trip through COPY BINARY
 SELECT mimir.promchunk_send(c) = c::bytea AS send_is_payload FROM c;
-COPY c TO '/tmp/mimir_regress_promchunk.bin' (FORMAT binary);
+-- (through a file in the cluster's own data directory, so parallel test
+-- clusters never share it)
 CREATE TEMP TABLE c2 (c mimir.promchunk);
-COPY c2 FROM '/tmp/mimir_regress_promchunk.bin' (FORMAT binary);
+DO $$
+DECLARE f text := current_setting('data_directory') || '/mimir_regress_promchunk.bin';
+BEGIN
+  EXECUTE format('COPY c TO %L (FORMAT binary)', f);
+  EXECUTE format('COPY c2 FROM %L (FORMAT binary)', f);
+END $$;
 SELECT c2.c::bytea = c.c::bytea AS binary_roundtrip, mimir.chunk_count(c2.c) FROM c, c2;
 -- bytea cast validates
 SELECT mimir.chunk_count(c::bytea::mimir.promchunk) FROM c;
@@ -89,6 +95,71 @@ BEGIN
     END LOOP;
   END LOOP;
   RAISE NOTICE 'bit flips survived';
+END $$;
+
+-- the stored format is pinned: this chunk must keep decoding to the same samples
+SELECT mimir.chunk_agg(t, v)::text AS chunk_text
+  FROM (VALUES ('2024-01-01 00:00:00+00'::timestamptz, 1.5::float8), ('2024-01-01 00:00:15+00', 2.25),
+               ('2024-01-01 00:00:30+00', mimir.stale_marker())) x(t, v);
+SELECT t, float8send(value) AS bits
+  FROM mimir.chunk_samples('\x02200380d08fa59863b0ea01389875020002004b0401060104'::mimir.promchunk);
+-- an empty chunk (chunk_agg never builds one, but it is a valid value)
+SELECT mimir.chunk_count(c), mimir.chunk_start(c), mimir.chunk_end(c),
+       (SELECT count(*) FROM mimir.chunk_samples(c)) AS samples
+  FROM (SELECT '\x020000'::mimir.promchunk AS c) x;
+-- unknown format version, unknown coding, inconsistent header
+SELECT '\x010000'::mimir.promchunk;
+SELECT '\x020100'::mimir.promchunk;
+SELECT '\x021000'::mimir.promchunk;
+SELECT '\x020001000000'::mimir.promchunk;
+SELECT '\x02000200000000'::mimir.promchunk;
+
+-- two-decimal gauge with staleness markers mixed in: every bit survives, and
+-- the markers cost next to nothing
+CREATE TEMP TABLE g AS
+  SELECT '2024-01-01'::timestamptz + i * interval '15 s' + (i % 7) * interval '1 ms' AS t,
+         CASE WHEN i % 40 = 0 THEN mimir.stale_marker()
+              ELSE round((50 + 10 * sin(i / 10.0))::numeric, 2)::float8 END AS v
+    FROM generate_series(1, 240) i;
+CREATE TEMP TABLE gc AS SELECT mimir.chunk_agg(t, v) AS c FROM g;
+SELECT mimir.chunk_count(c), octet_length(c::bytea) < 300 AS small,
+       get_byte(c::bytea, 1) >> 4 AS value_coding,
+       (SELECT count(*) FROM mimir.chunk_samples(c) x WHERE float8send(x.value) = '\x7ff0000000000002') AS stale_markers,
+       (SELECT bool_and(float8send(x.value) = float8send(g.v)) FROM mimir.chunk_samples(c) x JOIN g ON g.t = x.t) AS bit_exact
+  FROM gc;
+-- arbitrary doubles (no decimal form) take the XOR path (value coding 1, vs
+-- 2 for decimals above) and stay bit-exact
+SELECT setseed(0.25);
+CREATE TEMP TABLE r AS
+  SELECT '1969-12-31'::timestamptz + i * interval '1 s' AS t, 1000 + random() AS v
+    FROM generate_series(1, 500) i;
+SELECT count(*) AS samples, bool_and(float8send(x.value) = float8send(r.v)) AS bit_exact,
+       min(get_byte(c.c::bytea, 1) >> 4) AS value_coding
+  FROM (SELECT mimir.chunk_agg(t, v) AS c FROM r) c, mimir.chunk_samples(c.c) x JOIN r ON r.t = x.t;
+-- truncations and bit flips of these chunks too
+DO $$
+DECLARE
+  b bytea;
+  accepted int := 0;
+BEGIN
+  FOR b IN SELECT c::bytea FROM gc UNION ALL SELECT mimir.chunk_agg(t, v)::bytea FROM r LOOP
+    FOR i IN 0 .. octet_length(b) - 1 LOOP
+      BEGIN
+        PERFORM substr(b, 1, i)::mimir.promchunk;
+        accepted := accepted + 1;
+      EXCEPTION WHEN data_corrupted THEN NULL;
+      END;
+    END LOOP;
+    FOR i IN 0 .. least(octet_length(b), 200) - 1 LOOP
+      FOR bit IN 0 .. 7 LOOP
+        BEGIN
+          PERFORM count(*) FROM mimir.chunk_samples(set_bit(b, i * 8 + bit, 1 - get_bit(b, i * 8 + bit))::mimir.promchunk);
+        EXCEPTION WHEN data_corrupted THEN NULL;
+        END;
+      END LOOP;
+    END LOOP;
+  END LOOP;
+  RAISE NOTICE 'truncated chunks accepted: %; bit flips survived', accepted;
 END $$;
 
 -- conflicting duplicates are an error

@@ -826,6 +826,24 @@ SELECT length(pg_temp.pq(repeat('sum(', 1000) || 'x' || repeat(')', 1000)));
 \pset format aligned
 \pset tuples_only off
 
+-- label matcher regexes are RE2: flags scoped to groups, \b, \Q..\E, \x{..},
+-- named groups and a literal { are translated for PostgreSQL's regex engine
+SET timezone = 'UTC';
+SELECT count(mimir.write(s, '2024-01-01 00:00:00+00', 1, 'promql-parse-re')) FROM unnest(ARRAY[
+  're{g="production"}', 're{g="Production"}', 're{g="canary"}', 're{g="PRO"}',
+  're{g="a.b"}', 're{g="axb"}', 're{g="a{b"}', 're{g="foo bar"}', 're{g="Öl"}',
+  're{g="line1\nline2"}']) s;
+CREATE FUNCTION pg_temp.re(m text) RETURNS text LANGUAGE sql AS $f$
+  SELECT coalesce(string_agg(labels->>'g', ', ' ORDER BY labels->>'g'), '(none)')
+  FROM mimir.series('re{g=~"' || replace(replace(m, '\', '\\'), '"', '\"') || '"}',
+                    '2024-01-01', '2024-01-02', 'promql-parse-re') $f$;
+SELECT m AS regex, pg_temp.re(m) AS matches FROM unnest(ARRAY[
+  $q$(?i:PRO).*$q$, $q$.*?(?i:PRO).*$q$, $q$((?i)pro)duction$q$, $q$(?i)PRO$q$, $q$PRO$q$,
+  $q$a.b$q$, $q$\Qa.b\E$q$, $q$a\x2eb$q$, $q$a\x{2E}b$q$, $q$a{b$q$, $q$foo\bbar$q$,
+  $q$foo\b.bar$q$, $q$(?P<w>foo) bar$q$, $q$(?i)öl$q$, $q$line1.line2$q$,
+  $q$(?-s)line1.line2$q$, $q$(?i:c)anary|PRO$q$, $q$(?i)[p-q]ro$q$
+]) WITH ORDINALITY AS t(m, n) ORDER BY n;
+
 -- errors are SQL errors with SQLSTATE 42601 and a hint where it helps
 SELECT mimir.promql_format($q$1 == 1$q$);
 SELECT mimir.promql_format($q${job=""}$q$);

@@ -1,5 +1,6 @@
 -- the four matchers, regex anchoring and selector errors
 SET timezone = 'UTC';
+SET mimir.tenant = 'regress_selectors';  -- own tenant: tests must not see each other's data
 SELECT count(mimir.write(s, '2024-01-01 00:00:00+00', 1)) FROM unnest(ARRAY[
   'm{job="api",path="/a"}', 'm{job="api",path="/b"}', 'm{job="apiserver",path="/a"}',
   'm{job="web"}', 'm{job="Web",path=""}', 'other{job="api"}', 'm{job="ap"}',

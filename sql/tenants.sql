@@ -26,4 +26,4 @@ SET mimir.tenant = 'white space';
 SELECT count(*) FROM mimir.samples('t_metric', '2024-01-01', '2024-01-02');
 RESET mimir.tenant;
 SELECT mimir.write('t_metric', '2024-01-01 00:00:01', 1, 'A-z_0.9!*''()');
-SELECT name FROM mimir.tenants ORDER BY id;
+SELECT name FROM mimir.tenants WHERE name !~ '^(regress_|cut$)' ORDER BY id;  -- tenants of other tests aside

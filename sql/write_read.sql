@@ -1,5 +1,6 @@
 -- mimir.write and reading back through samples / series / label_names / label_values
 SET timezone = 'UTC';
+SET mimir.tenant = 'regress_write_read';  -- own tenant: tests must not see each other's data
 SET extra_float_digits = 3;
 
 SELECT mimir.write('http_requests_total{job="api",code="200"}', '2024-01-01 00:00:00+00', 1);
@@ -73,4 +74,4 @@ END $$;
 SELECT value FROM mimir.samples('loop_metric', '2024-01-01', '2024-01-02');
 
 -- the inverted index: one label pair per distinct (name, value), series as pair ids
-SELECT count(*) AS pairs FROM mimir.label_pairs lp JOIN mimir.tenants t ON t.id = lp.tenant_id WHERE t.name = 'anonymous' AND lp.name = 'job';
+SELECT count(*) AS pairs FROM mimir.label_pairs lp JOIN mimir.tenants t ON t.id = lp.tenant_id WHERE t.name = 'regress_write_read' AND lp.name = 'job';

@@ -44,8 +44,6 @@ _PG_init(void)
 							"0 disables the worker's cutting; mimir.cut_head() still works.",
 							&mimir_cut_interval_ms, 10000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("mimir");
-
 	mimir_head_install_hooks();
 	promql_init();
 	if (process_shared_preload_libraries_in_progress)
@@ -53,7 +51,7 @@ _PG_init(void)
 		DefineCustomIntVariable("mimir.head_series_capacity",
 								"How many series the shared ingest state can track.",
 								"Series beyond it are checked against storage, which is slower.",
-								&mimir_head_series_capacity, 1000000, 1000, 100000000,
+								&mimir_head_series_capacity, 2000000, 1000, 100000000,
 								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 		DefineCustomStringVariable("mimir.http_listen_address",
 								   "IPv4 address the HTTP workers listen on.",
@@ -76,11 +74,19 @@ _PG_init(void)
 								 "Take the tenant from X-Scope-OrgID (required) instead of using 'anonymous'.",
 								 NULL, &mimir_multitenancy_enabled, false,
 								 PGC_SIGHUP, 0, NULL, NULL, NULL);
-		mimir_series_state_init();
+		DefineCustomIntVariable("mimir.head_max_age",
+								"How long samples stay in the head before the background worker cuts them into chunks.",
+								"Cutting in larger batches makes fuller chunks and less rewriting; mimir.cut_head() cuts everything now.",
+								&mimir_head_max_age_ms, 10 * 60 * 1000, 0, 24 * 3600 * 1000,
+								PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+		series_map_init();
+		rate_limit_init();
 		distributor_metrics_init();
 		mimir_register_cut_worker();
 		mimir_register_ingest_workers();
 	}
+	/* after every mimir.* variable is defined */
+	MarkGUCPrefixReserved("mimir");
 }
 
 int64

@@ -13,6 +13,7 @@
 #include "utils/jsonb.h"
 
 #include "storage/chunk_codec.h"
+#include "ingester/ingester.h"
 
 /*
  * A stored chunk never spans more than this many milliseconds from its first
@@ -105,7 +106,10 @@ extern const char *mimir_tenant_name(text *arg_or_null);
 extern int32 mimir_tenant_id(const char *name, bool create);
 
 /* series_index.c */
-extern int64 mimir_series_get_or_create(int32 tenant_id, const MimirLabelSet *ls);
+extern int64 mimir_series_get_or_create(int32 tenant_id, const char *tenant,
+										const MimirLabelSet *ls, SeriesKey *key);
+extern void mimir_series_create_batch(int32 tenant_id, int n, const SeriesKey *keys, char ***names,
+									  char ***values, const int *nlabels, int64 *ids);
 /* A selected series: id and its label set (sorted by name). */
 typedef struct MimirSeriesRef
 {
@@ -136,13 +140,14 @@ extern void mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int6
 extern void mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 							void (*fn) (void *arg, int n, int64 *series, pc_sample *s), void *arg);
 extern int	mimir_cut_head_internal(int max_rows);
+extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 
 /* head.c: the write buffer of mimir.write and head batch rows */
 extern void mimir_head_flush(void);
 extern void mimir_head_install_hooks(void);
 extern void mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples);
 extern bytea *mimir_head_encode(const int64 *series, const pc_sample *s, int n);
-extern void mimir_head_append(int32 tenant, int64 series, int64 t, double v);
+extern void mimir_head_append(int32 tenant, int64 series, const SeriesKey *key, int64 t, double v);
 
 /* sql_write.c / sql_read.c */
 extern void mimir_write_xact_end(void);
@@ -154,47 +159,6 @@ extern Jsonb *mimir_labels_jsonb(const MimirLabelSet *ls);
 #define MIMIR_DUP_DIFFERENT	2
 extern void mimir_stored_lookup(int32 tenant, const int64 *series, const pc_sample *s, int n,
 								uint8 *status, uint64 *stored);
-
-/* series_state.c: latest committed sample per series, in shared memory */
-extern int	mimir_head_series_capacity;
-extern void mimir_series_state_init(void);
-extern bool mimir_series_state_enabled(void);
-extern bool mimir_series_state_get(int64 series, int64 *maxt, uint64 *lastv);
-extern void mimir_series_state_put(int64 series, int64 t, uint64 v);
-extern bool mimir_series_state_warm(int32 tenant);
-extern void mimir_series_state_set_warm(int32 tenant);
-extern void mimir_series_state_reset(void);
-extern uint64 mimir_series_state_full_misses(void);
-
-/* ingest.c: storing remote-write requests */
-#define MIMIR_ING_STORED	0
-#define MIMIR_ING_DUP_SAME	1		/* identical sample exists: silently dropped */
-#define MIMIR_ING_OOO		2		/* older than the series' latest sample */
-#define MIMIR_ING_DUP_DIFF	3		/* same timestamp, different value */
-typedef struct MimirIngestSeries
-{
-	MimirLabelSet labels;		/* sorted by name, validated */
-	int			nsamples;
-	pc_sample  *samples;		/* in request order */
-	int64		series_id;		/* out */
-	uint8	   *status;			/* out: MIMIR_ING_* per sample */
-} MimirIngestSeries;
-typedef struct MimirIngestResult
-{
-	int64		stored;
-	int64		dropped_same;
-	int64		rejected_ooo;
-	int64		rejected_dup;
-	int			first_series;	/* first rejected sample, or -1 */
-	int			first_sample;
-	int			first_reason;
-	int			nupd;			/* latest stored sample per series */
-	int64	   *upd_series;
-	pc_sample  *upd;
-} MimirIngestResult;
-extern void mimir_ingest(int32 tenant, MimirIngestSeries *s, int n, int64 ooo_window_ms,
-						 MimirIngestResult *r);
-extern void mimir_ingest_publish(MimirIngestResult *r);
 
 /* cut_worker.c */
 extern void mimir_register_cut_worker(void);

@@ -9,7 +9,7 @@ CREATE TABLE limit_definitions (
 );
 INSERT INTO limit_definitions VALUES
   ('ingestion_rate', 'float', '0', 'samples+exemplars+metadata per second per tenant (token bucket); 0 = unlimited'),
-  ('ingestion_burst_size', 'int', '0', 'token bucket size; 0 = 10 x ingestion_rate'),
+  ('ingestion_burst_size', 'int', '200000', 'token bucket size (items a tenant may send at once)'),
   ('max_global_series_per_user', 'int', '0', 'series per tenant; 0 = unlimited'),
   ('max_global_series_per_metric', 'int', '0', 'series per metric name; 0 = unlimited'),
   ('max_label_names_per_series', 'int', '30', 'labels per series, including __name__'),
@@ -85,3 +85,9 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN mimir.limits t ON t.name = d.name AND t.tenant = coalesce($1, current_setting('mimir.tenant'))
     LEFT JOIN mimir.limits g ON g.name = d.name AND g.tenant = ''
    ORDER BY d.name $$;
+
+-- workers reload limits as soon as a change commits
+CREATE FUNCTION limits_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'mimir_limits_changed' LANGUAGE C;
+CREATE TRIGGER limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON limits
+    FOR EACH STATEMENT EXECUTE FUNCTION limits_changed();

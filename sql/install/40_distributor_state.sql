@@ -17,7 +17,8 @@ CREATE TABLE exemplars (
     value     float8 NOT NULL,
     labels    jsonb NOT NULL
 );
-CREATE INDEX exemplars_series_t ON exemplars (series_id, t);
+-- one exemplar per series and timestamp (Prometheus drops resent ones)
+CREATE UNIQUE INDEX exemplars_series_t ON exemplars (series_id, t);
 
 -- HA deduplication: the elected replica of each (tenant, cluster)
 CREATE TABLE ha_replicas (
@@ -28,3 +29,26 @@ CREATE TABLE ha_replicas (
     elected_at timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, cluster)
 );
+
+-- Keeps each tenant's exemplars within max_global_exemplars_per_user (the
+-- newest ones stay); called by the background worker once a minute.
+CREATE FUNCTION trim_exemplars() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  removed bigint := 0;
+  n bigint;
+BEGIN
+  FOR r IN SELECT e.tenant_id, t.name, count(*) AS cnt
+             FROM mimir.exemplars e JOIN mimir.tenants t ON t.id = e.tenant_id
+            GROUP BY e.tenant_id, t.name LOOP
+    SELECT value::bigint INTO n FROM mimir.tenant_limits(r.name) WHERE name = 'max_global_exemplars_per_user';
+    IF r.cnt > n THEN
+      DELETE FROM mimir.exemplars e WHERE e.ctid IN (
+        SELECT ctid FROM mimir.exemplars WHERE tenant_id = r.tenant_id ORDER BY t DESC OFFSET n);
+      GET DIAGNOSTICS n = ROW_COUNT;
+      removed := removed + n;
+    END IF;
+  END LOOP;
+  RETURN removed;
+END $$;

@@ -19,8 +19,14 @@ typedef struct HttpRoute
 	const char *methods;		/* e.g. "POST" or "GET,POST" */
 	/* runs on the HTTP thread: pure C, no PostgreSQL calls; may answer the job */
 	void		(*pre) (HttpJob *job);
-	/* runs in the backend (NULL: pre always answers) */
+	/*
+	 * runs in the backend, inside a subtransaction of the batch's transaction
+	 * (NULL: pre always answers). Jobs that pre answered still pass through
+	 * the backend (run is skipped) so that `done` sees every job.
+	 */
 	void		(*run) (HttpJob *job);
+	/* backend, after the batch's commit (committed = false if it failed); may be NULL */
+	void		(*done) (HttpJob *job, bool committed);
 } HttpRoute;
 
 #define HTTP_MAX_ARGS		64
@@ -70,9 +76,20 @@ extern void http_respondf(HttpJob *job, int status, const char *fmt,...) __attri
 extern void http_add_header(HttpJob *job, const char *name, const char *value);
 extern const char *http_arg(HttpJob *job, const char *name);
 
-/* server lifecycle, called by the worker backend */
-extern bool http_server_start(const char *addr, int port, const HttpRoute *routes, int nroutes,
-							  size_t max_body, char *errbuf, size_t errlen);
+/*
+ * Listening sockets, created by the postmaster so that they outlive worker
+ * restarts and are closed when it exits: n sockets sharing the port
+ * (SO_REUSEPORT, so the kernel spreads connections over the workers), after
+ * checking that nothing else listens there. Returns false with a message.
+ */
+extern bool http_listen(const char *addr, int port, int n, int *fds, char *errbuf, size_t errlen);
+
+/* server lifecycle, called by the worker backend; listen_fd from http_listen */
+extern bool http_server_start(int listen_fd, const HttpRoute *routes, int nroutes,
+							  char *errbuf, size_t errlen);
+/* largest accepted request body (compressed); may change at any time */
+extern void http_server_set_max_body(size_t max_body);
+extern size_t http_server_max_body(void);
 extern void http_server_stop(void);
 extern int	http_server_wakeup_fd(void);
 /* take all queued jobs (a linked list in arrival order) */

@@ -1,6 +1,8 @@
 /*
  * http_routes.c — the table of HTTP endpoints served by the workers, and the
- * small operational endpoints (/ready, /metrics).
+ * small operational endpoints (/ready, /metrics). Other components add
+ * their endpoints as rows of mimir_http_routes (paths are also served under
+ * Mimir's /prometheus prefix).
  */
 #include "mimir.h"
 
@@ -33,8 +35,10 @@ metrics_run(HttpJob *job)
 }
 
 const HttpRoute mimir_http_routes[] = {
-	/* push routes come with the distributor's push handler (branch distributor) */
-	{"/ready", "GET", ready_pre, NULL},
-	{"/metrics", "GET", NULL, metrics_run},
+	/* path, methods, pre (HTTP thread), run (backend), done (after commit) */
+	{"/api/v1/push", "POST", push_pre, push_run, push_publish},
+	{"/api/v1/write", "POST", push_pre, push_run, push_publish},
+	{"/ready", "GET", ready_pre, NULL, NULL},
+	{"/metrics", "GET", NULL, metrics_run, NULL},
 };
 const int	mimir_http_nroutes = lengthof(mimir_http_routes);

@@ -19,7 +19,10 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 
 #include "http.h"
@@ -34,7 +37,7 @@ enum
 static struct MHD_Daemon *daemon_handle;
 static const HttpRoute *routes;
 static int	nroutes;
-static size_t max_body;
+static volatile size_t max_body = 100 * 1024 * 1024;
 static int	wake_fd = -1;
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static HttpJob *queue_head,
@@ -287,7 +290,8 @@ access_handler(void *cls, struct MHD_Connection *conn, const char *url, const ch
 	{
 		if (job->status == 0 && job->route && job->route->pre)
 			job->route->pre(job);
-		if (job->status == 0 && job->route && job->route->run)
+		/* jobs of backend routes always go there, answered or not (accounting) */
+		if (job->route && job->route->run)
 		{
 			job->state = JOB_QUEUED;
 			MHD_suspend_connection(conn);
@@ -333,24 +337,48 @@ request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+void
+http_server_set_max_body(size_t m)
+{
+	max_body = m;
+}
+
+size_t
+http_server_max_body(void)
+{
+	return max_body;
+}
+
+static int
+bind_socket(const struct sockaddr_in *sa, bool reuseport, char *errbuf, size_t errlen)
+{
+	int			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int			one = 1;
+
+	if (fd < 0)
+	{
+		snprintf(errbuf, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *) sa, sizeof(*sa)) < 0)
+	{
+		snprintf(errbuf, errlen, "%s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 bool
-http_server_start(const char *addr, int port, const HttpRoute *r, int n, size_t maxb,
-				  char *errbuf, size_t errlen)
+http_listen(const char *addr, int port, int n, int *fds, char *errbuf, size_t errlen)
 {
 	struct sockaddr_in sa;
-	sigset_t	all,
-				old;
+	char		e[128];
+	int			probe;
 
-	routes = r;
-	nroutes = n;
-	max_body = maxb;
-	if (wake_fd < 0)
-		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (wake_fd < 0)
-	{
-		snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
-		return false;
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
@@ -359,15 +387,54 @@ http_server_start(const char *addr, int port, const HttpRoute *r, int n, size_t 
 		snprintf(errbuf, errlen, "invalid listen address \"%s\" (an IPv4 address is expected)", addr);
 		return false;
 	}
+	/* without SO_REUSEPORT, so that a port someone else listens on is refused */
+	probe = bind_socket(&sa, false, e, sizeof(e));
+	if (probe < 0)
+	{
+		snprintf(errbuf, errlen, "could not listen on %s:%d: %s", addr, port, e);
+		return false;
+	}
+	close(probe);
+	for (int i = 0; i < n; i++)
+	{
+		fds[i] = bind_socket(&sa, true, e, sizeof(e));
+		if (fds[i] < 0 || listen(fds[i], 1024) < 0 ||
+			fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) < 0)
+		{
+			snprintf(errbuf, errlen, "could not listen on %s:%d: %s", addr, port,
+					 fds[i] < 0 ? e : strerror(errno));
+			for (int j = 0; j <= i; j++)
+				if (fds[j] >= 0)
+					close(fds[j]);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+http_server_start(int listen_fd, const HttpRoute *r, int n, char *errbuf, size_t errlen)
+{
+	sigset_t	all,
+				old;
+
+	routes = r;
+	nroutes = n;
+	if (wake_fd < 0)
+		wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (wake_fd < 0)
+	{
+		snprintf(errbuf, errlen, "eventfd: %s", strerror(errno));
+		return false;
+	}
 	/* HTTP threads must never receive the backend's signals */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	errno = 0;
 	daemon_handle = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 									 MHD_ALLOW_SUSPEND_RESUME,
-									 port, NULL, NULL, access_handler, NULL,
-									 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-									 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+									 0, NULL, NULL, access_handler, NULL,
+									 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) listen_fd,
 									 MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
 									 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (256 * 1024),
@@ -375,7 +442,7 @@ http_server_start(const char *addr, int port, const HttpRoute *r, int n, size_t 
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (daemon_handle == NULL)
 	{
-		snprintf(errbuf, errlen, "could not listen on %s:%d: %s", addr, port,
+		snprintf(errbuf, errlen, "could not start the HTTP server: %s",
 				 errno ? strerror(errno) : "libmicrohttpd failed to start");
 		return false;
 	}

@@ -14,6 +14,7 @@ PG_FUNCTION_INFO_V1(mimir_stale_marker);
 static char *last_text;
 static int32 last_tenant = -1;
 static int64 last_series;
+static SeriesKey last_key;
 
 Datum
 mimir_write(PG_FUNCTION_ARGS)
@@ -49,7 +50,7 @@ mimir_write(PG_FUNCTION_ARGS)
 		MimirLabelSet ls;
 
 		mimir_parse_series(series, &ls);
-		sid = mimir_series_get_or_create(tenant_id, &ls);
+		sid = mimir_series_get_or_create(tenant_id, tenant, &ls, &last_key);
 		/* the cache entry is only safe while the series row surely exists */
 		if (last_text)
 			pfree(last_text);
@@ -57,7 +58,7 @@ mimir_write(PG_FUNCTION_ARGS)
 		last_tenant = tenant_id;
 		last_series = sid;
 	}
-	mimir_head_append(tenant_id, sid, t, PG_GETARG_FLOAT8(2));
+	mimir_head_append(tenant_id, sid, &last_key, t, PG_GETARG_FLOAT8(2));
 	PG_RETURN_VOID();
 }
 

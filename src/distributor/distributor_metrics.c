@@ -32,6 +32,7 @@ typedef struct TenantCounters
 	uint64		exemplars;
 	uint64		metadata;
 	uint64		deduped;
+	uint64		ingested;
 	uint64		discarded[MAX_REASONS];
 } TenantCounters;
 
@@ -48,6 +49,7 @@ typedef struct DurationHist
 typedef struct MetricsShared
 {
 	slock_t		lock;
+	pg_atomic_uint64 limits_gen;
 	int			ntenants;
 	int			nreasons;
 	int			nhists;
@@ -81,6 +83,7 @@ metrics_startup(void)
 	{
 		memset(metrics, 0, sizeof(*metrics));
 		SpinLockInit(&metrics->lock);
+		pg_atomic_init_u64(&metrics->limits_gen, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -138,6 +141,47 @@ distributor_count(const char *tenant, uint64 requests, uint64 samples, uint64 ex
 		c->deduped += deduped;
 	}
 	SpinLockRelease(&metrics->lock);
+}
+
+void
+distributor_count_ingested(const char *tenant, uint64 n)
+{
+	TenantCounters *c;
+
+	if (metrics == NULL || n == 0)
+		return;
+	SpinLockAcquire(&metrics->lock);
+	c = tenant_slot(tenant);
+	if (c)
+		c->ingested += n;
+	SpinLockRelease(&metrics->lock);
+}
+
+void
+distributor_limits_changed(void)
+{
+	if (metrics)
+		pg_atomic_fetch_add_u64(&metrics->limits_gen, 1);
+}
+
+uint64
+distributor_limits_generation(void)
+{
+	return metrics ? pg_atomic_read_u64(&metrics->limits_gen) : 0;
+}
+
+/* Request duration, with Mimir's route label (path with / . - turned into _). */
+void
+distributor_observe(HttpJob *job)
+{
+	char		route[48];
+	const char *p = job->route ? job->route->path : "other";
+	int			j = 0;
+
+	for (const char *c = (*p == '/') ? p + 1 : p; *c && j < (int) sizeof(route) - 1; c++)
+		route[j++] = (*c == '/' || *c == '.' || *c == '-') ? '_' : *c;
+	route[j] = '\0';
+	distributor_observe_duration(job->method, route, job->status, http_now() - job->start);
 }
 
 void
@@ -207,7 +251,8 @@ counter_family(StringInfo s, MetricsShared *m, const char *name, const char *hel
 	for (int i = 0; i < m->ntenants; i++)
 	{
 		uint64		v = field == 0 ? m->t[i].requests : field == 1 ? m->t[i].samples :
-			field == 2 ? m->t[i].exemplars : field == 3 ? m->t[i].metadata : m->t[i].deduped;
+			field == 2 ? m->t[i].exemplars : field == 3 ? m->t[i].metadata :
+			field == 4 ? m->t[i].deduped : m->t[i].ingested;
 
 		appendStringInfo(s, "%s{user=\"", name);
 		label_value(s, m->t[i].tenant);
@@ -234,6 +279,7 @@ distributor_metrics_text(void)
 	counter_family(&s, m, "cortex_distributor_received_exemplars_total", "The total number of received exemplars, excluding rejected and deduped exemplars.", 2);
 	counter_family(&s, m, "cortex_distributor_received_metadata_total", "The total number of received metadata, excluding rejected.", 3);
 	counter_family(&s, m, "cortex_distributor_deduped_samples_total", "The total number of deduplicated samples.", 4);
+	counter_family(&s, m, "cortex_ingester_ingested_samples_total", "The total number of samples ingested.", 5);
 	appendStringInfoString(&s, "# HELP cortex_discarded_samples_total The total number of samples that were discarded.\n"
 						   "# TYPE cortex_discarded_samples_total counter\n");
 	for (int i = 0; i < m->ntenants; i++)
@@ -267,8 +313,12 @@ distributor_metrics_text(void)
 		appendStringInfo(&s, lbl, h->method, h->route, h->status);
 		appendStringInfo(&s, "} " UINT64_FORMAT "\n", h->count);
 	}
-	appendStringInfo(&s, "# HELP mimir_series_state_full_total Series the shared ingest state could not track (raise mimir.head_series_capacity).\n"
-					 "# TYPE mimir_series_state_full_total counter\nmimir_series_state_full_total " UINT64_FORMAT "\n",
-					 mimir_series_state_full_misses());
+	appendStringInfo(&s, "# HELP mimir_series_map_series Series in the shared series map.\n"
+					 "# TYPE mimir_series_map_series gauge\nmimir_series_map_series " UINT64_FORMAT "\n"
+					 "# HELP mimir_series_map_capacity Series the shared series map can hold (mimir.head_series_capacity).\n"
+					 "# TYPE mimir_series_map_capacity gauge\nmimir_series_map_capacity " UINT64_FORMAT "\n"
+					 "# HELP mimir_series_map_full_total Series the shared series map could not hold (raise mimir.head_series_capacity).\n"
+					 "# TYPE mimir_series_map_full_total counter\nmimir_series_map_full_total " UINT64_FORMAT "\n",
+					 series_map_count(), series_map_capacity(), series_map_full_misses());
 	return s.data;
 }

@@ -1,10 +1,15 @@
 /*
  * ingest_worker.c — the background workers that serve HTTP (remote write
  * and, through the same routes table, the rest of the API). Each worker is a
- * database backend with one libmicrohttpd thread; requests queued by that
- * thread are processed here in batches, one transaction per batch with a
- * subtransaction per request, so a batch shares one commit (group commit)
- * and a request is answered only after its data is durable.
+ * database backend with one libmicrohttpd thread; the listening sockets are
+ * opened by the postmaster (one per worker, sharing the port), so a worker
+ * that dies is restarted on the same socket and the port is released when
+ * PostgreSQL stops.
+ *
+ * Requests queued by the HTTP thread are processed in batches: one
+ * transaction per batch with a subtransaction per request, so concurrent
+ * requests share one commit (group commit), and every request is answered
+ * only after that commit returned, i.e. once its data is durable.
  */
 #include "mimir.h"
 
@@ -24,6 +29,8 @@
 
 #include "api/http.h"
 #include "distributor/distributor.h"
+#include "distributor/push.h"
+#include "ingester/ingester.h"
 
 PGDLLEXPORT void mimir_ingest_worker_main(Datum arg);
 
@@ -32,6 +39,11 @@ int			mimir_http_port = 8080;
 int			mimir_ingest_workers = 0;
 int			mimir_max_recv_msg_size = 100 * 1024 * 1024;
 bool		mimir_multitenancy_enabled = false;
+
+#define MAX_WORKERS 64
+static int	listen_fds[MAX_WORKERS];
+static int	nworkers;
+static char listen_error[256];
 
 void
 mimir_register_ingest_workers(void)
@@ -44,8 +56,17 @@ mimir_register_ingest_workers(void)
 	{
 		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		n = cpus > 0 ? (int) cpus : 2;
+		n = cpus > 0 ? (int) Min(cpus, MAX_WORKERS) : 2;
 	}
+	nworkers = n;
+	for (int i = 0; i < n; i++)
+		listen_fds[i] = -1;
+	if (!http_listen(mimir_http_listen_address, mimir_http_port, n, listen_fds,
+					 listen_error, sizeof(listen_error)))
+		ereport(LOG,
+				(errmsg("mimir: %s", listen_error),
+				 errhint("Free the port or change mimir.http_port / mimir.http_listen_address; "
+						 "the HTTP workers retry every 10 seconds.")));
 	for (int i = 0; i < n; i++)
 	{
 		BackgroundWorker w;
@@ -86,30 +107,79 @@ extension_exists(void)
 	return found;
 }
 
+static void
+server_error(HttpJob *j, const char *fmt, const char *detail)
+{
+	http_respondf(j, 500, fmt, detail);
+	push_add_retry_after(j);
+}
+
 /* Run every job of a batch in one transaction; answer them after commit. */
 static void
-process_batch(HttpJob *jobs)
+process_batch(HttpJob *jobs, bool ready)
 {
 	MemoryContext batch_cxt = AllocSetContextCreate(TopMemoryContext, "mimir http batch",
 													ALLOCSET_DEFAULT_SIZES);
 	bool		committed = false;
 	char	   *commit_error = NULL;
+	bool		any = false;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "mimir: serving HTTP requests");
 	for (HttpJob *j = jobs; j; j = j->next)
 	{
-		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-		ResourceOwner owner = CurrentResourceOwner;
+		if (j->status == 0 && !ready)
+		{
+			http_respondf(j, 503, "not ready: the mimir extension does not exist in database \"%s\" yet\n",
+						  mimir_database);
+			push_add_retry_after(j);
+		}
+		if (j->status == 0)
+			any = true;
+	}
+	if (any)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "mimir: serving HTTP requests");
+		ingest_batch_begin();
+		for (HttpJob *j = jobs; j; j = j->next)
+		{
+			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+			ResourceOwner owner = CurrentResourceOwner;
 
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(batch_cxt);
+			if (j->status != 0)
+				continue;		/* answered on the HTTP thread */
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(batch_cxt);
+			ingest_request_begin();
+			PG_TRY();
+			{
+				j->route->run(j);
+				ReleaseCurrentSubTransaction();
+				ingest_request_end(true);
+			}
+			PG_CATCH();
+			{
+				ErrorData  *ed;
+
+				MemoryContextSwitchTo(batch_cxt);
+				ed = CopyErrorData();
+				FlushErrorState();
+				RollbackAndReleaseCurrentSubTransaction();
+				ingest_request_end(false);
+				/* a server-side failure: 5xx so that the sender retries */
+				server_error(j, "%s\n", ed->message);
+				FreeErrorData(ed);
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(old);
+			CurrentResourceOwner = owner;
+		}
+		PopActiveSnapshot();
 		PG_TRY();
 		{
-			j->route->run(j);
-			ReleaseCurrentSubTransaction();
+			CommitTransactionCommand();
+			committed = true;
 		}
 		PG_CATCH();
 		{
@@ -118,50 +188,50 @@ process_batch(HttpJob *jobs)
 			MemoryContextSwitchTo(batch_cxt);
 			ed = CopyErrorData();
 			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			/* a server-side failure: 5xx so that the sender retries */
-			http_respondf(j, 500, "%s\n", ed->message);
-			http_add_header(j, "Retry-After", "6");
-			distributor_request_failed(j);
-			FreeErrorData(ed);
+			AbortCurrentTransaction();
+			commit_error = pstrdup(ed->message);
 		}
 		PG_END_TRY();
-		MemoryContextSwitchTo(old);
-		CurrentResourceOwner = owner;
+		ingest_batch_end(committed);
 	}
-	PopActiveSnapshot();
-	PG_TRY();
-	{
-		CommitTransactionCommand();
+	else
 		committed = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(batch_cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		commit_error = pstrdup(ed->message);
-	}
-	PG_END_TRY();
 
 	for (HttpJob *j = jobs, *next; j; j = next)
 	{
 		next = j->next;
-		if (committed)
-			distributor_request_committed(j);
-		else
+		if (!committed && j->status > 0 && j->status < 500)
 		{
-			http_respondf(j, 500, "could not commit: %s\n", commit_error);
-			http_add_header(j, "Retry-After", "6");
+			/* nothing of the batch is stored: never claim otherwise */
+			free(j->resp);
+			j->resp = NULL;
+			j->status = 0;
+			server_error(j, "could not commit: %s\n", commit_error);
 		}
+		if (j->route->done)
+			j->route->done(j, committed);
 		distributor_observe(j);
 		http_server_finish(j);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextDelete(batch_cxt);
+}
+
+/* Without a socket from the postmaster (port was busy): bind one ourselves. */
+static int
+own_socket(int worker)
+{
+	int			fd;
+	char		err[256];
+
+	if (!http_listen(mimir_http_listen_address, mimir_http_port, 1, &fd, err, sizeof(err)))
+	{
+		ereport(LOG,
+				(errmsg("mimir http worker %d: %s", worker, err),
+				 errhint("Free the port or change mimir.http_port / mimir.http_listen_address; retrying in 10 seconds.")));
+		return -1;
+	}
+	return fd;
 }
 
 void
@@ -170,25 +240,37 @@ mimir_ingest_worker_main(Datum arg)
 	char		err[256];
 	bool		ready = false;
 	WaitEventSet *wes;
+	int			me = DatumGetInt32(arg);
+	int			fd = me < nworkers ? listen_fds[me] : -1;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	/* the other workers' sockets are theirs */
+	for (int i = 0; i < nworkers; i++)
+		if (i != me && listen_fds[i] >= 0)
+			close(listen_fds[i]);
+	while (fd < 0)
+	{
+		fd = own_socket(me);
+		if (fd < 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	BackgroundWorkerInitializeConnection(mimir_database, NULL, 0);
-	/* an ack means committed: never let a session setting weaken that */
+	/* an ack means committed: never let a setting weaken that */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
 	distributor_init();
-	if (!http_server_start(mimir_http_listen_address, mimir_http_port, mimir_http_routes,
-						   mimir_http_nroutes, (size_t) mimir_max_recv_msg_size, err, sizeof(err)))
-	{
-		ereport(LOG,
-				(errmsg("mimir http worker: %s", err),
-				 errhint("Free the port or set mimir.http_port / mimir.http_listen_address; retrying in 1 second.")));
-		proc_exit(1);
-	}
+	http_server_set_max_body((size_t) mimir_max_recv_msg_size);
+	if (!http_server_start(fd, mimir_http_routes, mimir_http_nroutes, err, sizeof(err)))
+		ereport(FATAL, (errmsg("mimir http worker %d: %s", me, err)));
 	before_shmem_exit(stop_server, (Datum) 0);
-	if (DatumGetInt32(arg) == 0)
+	if (me == 0)
 		ereport(LOG, (errmsg("mimir: serving remote write on http://%s:%d/api/v1/push",
 							 mimir_http_listen_address, mimir_http_port)));
 
@@ -207,6 +289,7 @@ mimir_ingest_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			http_server_set_max_body((size_t) mimir_max_recv_msg_size);
 		}
 		if (!ready)
 		{
@@ -215,14 +298,15 @@ mimir_ingest_worker_main(Datum arg)
 				distributor_load_limits();
 			http_routes_set_ready(ready);
 		}
+		else
+			distributor_maybe_reload_limits();
 		jobs = http_server_take_jobs();
 		if (jobs)
 		{
-			process_batch(jobs);
+			process_batch(jobs, ready);
 			continue;
 		}
-		distributor_tick();
-		(void) WaitEventSetWait(wes, ready ? 10000 : 1000, ev, 3, PG_WAIT_EXTENSION);
+		(void) WaitEventSetWait(wes, ready ? 1000 : 1000, ev, 3, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -237,6 +237,13 @@ cut_series(CutOut *o, int64 series, pc_sample *news, int nnew, OldChunk *old, in
 int
 mimir_cut_head_internal(int max_rows)
 {
+	return mimir_cut_head_upto(max_rows, PG_INT64_MAX);
+}
+
+/* Cut committed head rows with id <= max_id, oldest first. */
+int
+mimir_cut_head_upto(int max_rows, int64 max_id)
+{
 	Portal		portal;
 	CutSample  *all = NULL;
 	int			nall = 0,
@@ -269,8 +276,13 @@ mimir_cut_head_internal(int max_rows)
 	}
 
 	/* 1. read committed head batches, oldest first, within a sample budget */
-	portal = SPI_cursor_open_with_args(NULL, "SELECT id, data FROM mimir.head ORDER BY id",
-									   0, NULL, NULL, NULL, false, 0);
+	{
+		Oid			type = INT8OID;
+		Datum		arg = Int64GetDatum(max_id);
+
+		portal = SPI_cursor_open_with_args(NULL, "SELECT id, data FROM mimir.head WHERE id <= $1 ORDER BY id",
+										   1, &type, &arg, NULL, false, 0);
+	}
 	while (nheads < max_rows && nall < CUT_SAMPLE_BUDGET)
 	{
 		int64		hid;

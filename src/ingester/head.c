@@ -22,7 +22,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#define HEAD_FORMAT_V1		1
+#define HEAD_FORMAT_V2		2
 #define FLUSH_THRESHOLD		(1 << 20)
 
 typedef struct BufEntry
@@ -32,6 +32,7 @@ typedef struct BufEntry
 	int64		series;
 	int64		t;
 	uint64		v;
+	SeriesKey	key;
 } BufEntry;
 
 /* entries of outer levels that a flush inside a subtransaction stored */
@@ -45,10 +46,10 @@ typedef struct FlushRecord
 /* latest sample per series stored by this transaction, published at commit */
 typedef struct PendingState
 {
-	int64		series;
-	int64		t;
-	uint64		v;
+	SeriesKey	key;
+	int32		tenant;
 	int			level;
+	SeriesInfo	info;
 } PendingState;
 
 static PendingState *pending;
@@ -101,9 +102,9 @@ buf_reset(void)
 }
 
 static void
-pending_push(int64 series, int64 t, uint64 v)
+pending_push(const BufEntry *e)
 {
-	if (!mimir_series_state_enabled())
+	if (!series_map_enabled())
 		return;
 	if (npending == cappending)
 	{
@@ -111,19 +112,22 @@ pending_push(int64 series, int64 t, uint64 v)
 		pending = pending ? repalloc_huge(pending, sizeof(PendingState) * cappending)
 			: MemoryContextAllocHuge(buf_cxt, sizeof(PendingState) * cappending);
 	}
-	pending[npending].series = series;
-	pending[npending].t = t;
-	pending[npending].v = v;
+	pending[npending].key = e->key;
+	pending[npending].tenant = e->tenant;
+	pending[npending].info.id = e->series;
+	pending[npending].info.maxt = e->t;
+	pending[npending].info.lastv = e->v;
 	pending[npending].level = GetCurrentTransactionNestLevel();
 	npending++;
 }
 
 void
-mimir_head_append(int32 tenant, int64 series, int64 t, double v)
+mimir_head_append(int32 tenant, int64 series, const SeriesKey *key, int64 t, double v)
 {
 	BufEntry	e;
 
 	e.tenant = tenant;
+	e.key = *key;
 	e.level = GetCurrentTransactionNestLevel();
 	e.series = series;
 	e.t = t;
@@ -194,50 +198,134 @@ check_stored(int32 tenant, BufEntry *e, int n)
 	pfree(stored);
 }
 
+/*
+ * Head row format 2 (compact, about 11 bytes per sample instead of 24):
+ *   byte 2, varint n, zigzag varint base_t, then groups of one series:
+ *   zigzag varint (series id - previous group's id), varint count,
+ *   count x (zigzag varint (t - previous t, starting at base_t), 8 value bytes).
+ * Input must be grouped by series (sorted by series id keeps deltas small).
+ */
+static inline char *
+put_uvarint(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
+static inline uint64
+zz(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+static inline int64
+unzz(uint64 v)
+{
+	return (int64) (v >> 1) ^ -(int64) (v & 1);
+}
+
 bytea *
 mimir_head_encode(const int64 *series, const pc_sample *s, int n)
 {
-	Size		sz = VARHDRSZ + 8 + (Size) n * 24;
-	bytea	   *d = palloc_extended(sz, MCXT_ALLOC_HUGE);
+	Size		bound = VARHDRSZ + 1 + 30 + (Size) n * (10 + 10 + 10 + 8);
+	bytea	   *d = palloc_extended(bound, MCXT_ALLOC_HUGE);
 	char	   *p = VARDATA(d);
-	uint32		hdr[2] = {HEAD_FORMAT_V1, (uint32) n};
+	int64		base = n > 0 ? s[0].t : 0;
+	int64		prev_series = 0;
 
-	SET_VARSIZE(d, sz);
-	memcpy(p, hdr, 8);
-	p += 8;
-	for (int i = 0; i < n; i++)
+	*p++ = HEAD_FORMAT_V2;
+	p = put_uvarint(p, (uint64) n);
+	p = put_uvarint(p, zz(base));
+	for (int i = 0; i < n;)
 	{
-		memcpy(p, &series[i], 8);
-		memcpy(p + 8, &s[i].t, 8);
-		memcpy(p + 16, &s[i].v, 8);
-		p += 24;
+		int			j = i;
+		int64		prev_t = base;
+
+		while (j < n && series[j] == series[i])
+			j++;
+		p = put_uvarint(p, zz((int64) ((uint64) series[i] - (uint64) prev_series)));
+		p = put_uvarint(p, (uint64) (j - i));
+		for (int k = i; k < j; k++)
+		{
+			p = put_uvarint(p, zz((int64) ((uint64) s[k].t - (uint64) prev_t)));
+			prev_t = s[k].t;
+			memcpy(p, &s[k].v, 8);
+			p += 8;
+		}
+		prev_series = series[i];
+		i = j;
 	}
+	SET_VARSIZE(d, p - (char *) d);
 	return d;
+}
+
+static inline bool
+get_uvarint(const uint8 **pp, const uint8 *end, uint64 *v)
+{
+	const uint8 *p = *pp;
+	uint64		r = 0;
+
+	for (int shift = 0; shift < 64 && p < end; shift += 7)
+	{
+		r |= (uint64) (*p & 0x7f) << shift;
+		if (*p++ < 0x80)
+		{
+			*v = r;
+			*pp = p;
+			return true;
+		}
+	}
+	return false;
 }
 
 void
 mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
 {
-	const char *p = VARDATA_ANY(data);
-	Size		len = VARSIZE_ANY_EXHDR(data);
-	uint32		hdr[2];
+	const uint8 *p = (const uint8 *) VARDATA_ANY(data);
+	const uint8 *end = p + VARSIZE_ANY_EXHDR(data);
+	uint64		cnt,
+				v;
+	int64		base,
+				sid = 0;
+	int			out = 0;
 
-	if (len < 8)
-		elog(ERROR, "mimir head row is truncated");
-	memcpy(hdr, p, 8);
-	if (hdr[0] != HEAD_FORMAT_V1 || len != 8 + (Size) hdr[1] * 24)
+	if (p >= end || *p != HEAD_FORMAT_V2)
 		elog(ERROR, "mimir head row has an unknown format");
-	*n = (int) hdr[1];
-	*series = palloc_extended(sizeof(int64) * Max(*n, 1), MCXT_ALLOC_HUGE);
-	*samples = palloc_extended(sizeof(pc_sample) * Max(*n, 1), MCXT_ALLOC_HUGE);
-	p += 8;
-	for (int i = 0; i < *n; i++)
+	p++;
+	if (!get_uvarint(&p, end, &cnt) || cnt > (uint64) (end - p) || !get_uvarint(&p, end, &v))
+		elog(ERROR, "mimir head row is corrupt");
+	base = unzz(v);
+	*n = (int) cnt;
+	*series = palloc_extended(sizeof(int64) * Max(cnt, 1), MCXT_ALLOC_HUGE);
+	*samples = palloc_extended(sizeof(pc_sample) * Max(cnt, 1), MCXT_ALLOC_HUGE);
+	while (out < (int) cnt)
 	{
-		memcpy(&(*series)[i], p, 8);
-		memcpy(&(*samples)[i].t, p + 8, 8);
-		memcpy(&(*samples)[i].v, p + 16, 8);
-		p += 24;
+		uint64		gcount;
+		int64		prev_t = base;
+
+		if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount) ||
+			gcount == 0 || gcount > cnt - (uint64) out)
+			elog(ERROR, "mimir head row is corrupt");
+		sid = (int64) ((uint64) sid + (uint64) unzz(v));
+		for (uint64 k = 0; k < gcount; k++)
+		{
+			if (!get_uvarint(&p, end, &v) || end - p < 8)
+				elog(ERROR, "mimir head row is corrupt");
+			prev_t = (int64) ((uint64) prev_t + (uint64) unzz(v));
+			(*series)[out] = sid;
+			(*samples)[out].t = prev_t;
+			memcpy(&(*samples)[out].v, p, 8);
+			p += 8;
+			out++;
+		}
 	}
+	if (p != end)
+		elog(ERROR, "mimir head row is corrupt");
 }
 
 /* Store one tenant's sorted entries as a head row. Caller is in SPI. */
@@ -298,14 +386,21 @@ flush_tenant(BufEntry *e, int n)
 							  "VALUES ($1, $2, $3, $4, $5)",
 							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "head insert failed");
-	for (int i = 0; i < out; i++)
-		if (i == out - 1 || series[i + 1] != series[i])
-		{
-			uint64		bits;
+	/* e is sorted by (series, t): the last kept entry of a series is its latest */
+	{
+		int			last = -1;
 
-			memcpy(&bits, &s[i].v, 8);
-			pending_push(series[i], s[i].t, bits);
+		for (int i = 0; i < n; i++)
+		{
+			if (e[i].level < 0)
+				continue;
+			if (last >= 0 && e[last].series != e[i].series)
+				pending_push(&e[last]);
+			last = i;
 		}
+		if (last >= 0)
+			pending_push(&e[last]);
+	}
 }
 
 void
@@ -389,7 +484,7 @@ mimir_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 			for (int i = 0; i < npending; i++)
-				mimir_series_state_put(pending[i].series, pending[i].t, pending[i].v);
+				series_map_put(&pending[i].key, pending[i].tenant, &pending[i].info);
 			buf_reset();
 			idcache_xact_end(true);
 			mimir_write_xact_end();

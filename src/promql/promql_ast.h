@@ -165,8 +165,9 @@ typedef enum PqFunc
  * how many trailing arguments may be omitted or repeated (variadic: 0 =
  * fixed arity; n > 0 = up to n optional trailing arguments of the last
  * type; -1 = any number of repetitions of the last type), return type.
- * experimental functions are rejected unless enabled (they are not, as in
- * Prometheus by default).
+ * experimental marks Prometheus' experimental functions (sort_by_label,
+ * double_exponential_smoothing, mad_over_time ...); they are enabled here,
+ * as the conformance tests expect.
  */
 #define PQ_MAX_FUNC_ARGS	8
 typedef struct PqFunctionDef
@@ -234,10 +235,13 @@ struct PqNode
 		/* PQ_VECTOR_SELECTOR */
 		struct
 		{
-			char	   *name;	/* metric name if given as name{...} or
-								 * {"name"}, else NULL */
+			char	   *name;	/* metric name if given as name or
+								 * name{...}, else NULL (as Prometheus, a
+								 * quoted {"name"} is only a __name__
+								 * matcher) */
 			List	   *matchers;	/* MimirMatcher *, including the __name__
-									 * matcher for a given name */
+									 * matcher for a given name (last, as in
+									 * Prometheus) */
 			int64		offset_ms;	/* offset (may be negative) */
 			PqAt		at;
 			int64		at_ms;	/* for PQ_AT_TIMESTAMP */

@@ -81,6 +81,17 @@
 /* decimal integers of chunks up to this size are computed once and reused */
 #define DEC_CACHE		1024
 
+/*
+ * Test builds (-DPC_COVERAGE) count which encodings the encoder produced,
+ * so the unit tests can prove every path of the decoder was exercised.
+ */
+#ifdef PC_COVERAGE
+long		pc_coverage[PC_COV_N];
+#define COVER(what) (pc_coverage[what]++)
+#else
+#define COVER(what) ((void) 0)
+#endif
+
 static const double pow10_tab[DEC_KMAX + 1] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
@@ -742,6 +753,12 @@ iseq_write(uint8_t *p, ysrc *src, size_t L, const iseq_plan *pl)
 
 	*p++ = (uint8_t) (pl->order | pl->layout << 2 | pl->blog << 3);
 	p += put_uvarint(p, pl->g);
+	COVER(PC_COV_ORDER0 + pl->order);
+	COVER(pl->layout == LAYOUT_PACKED ? PC_COV_PACKED : PC_COV_SPARSE);
+	if (pl->g > 1)
+		COVER(PC_COV_GCD);
+	if (R > MAX_BLOCK)
+		COVER(pl->layout == LAYOUT_PACKED ? PC_COV_MULTIBLOCK : PC_COV_MULTISPARSE);
 	ysrc_reset(src);
 	if (pl->order >= 1)
 	{
@@ -790,6 +807,8 @@ iseq_write(uint8_t *p, ysrc *src, size_t L, const iseq_plan *pl)
 			p += put_uvarint(p, zigzag(gone ? mn : exdiv_s(dv, mn)));
 			*p++ = (uint8_t) bitlen(range);
 			p += pack_bits(p, buf, cnt, bitlen(range));
+			if (bitlen(range) > 56)
+				COVER(PC_COV_WIDE);
 		}
 	}
 	else
@@ -1475,6 +1494,7 @@ dec_write(uint8_t *p, const pc_sample *s, size_t n, dec_plan *dp)
 		{
 			int			raw = b != STALE_NAN;
 
+			COVER(raw ? PC_COV_EXC_RAW : PC_COV_EXC_STALE);
 			p += put_uvarint(p, ((uint64_t) (i - last) << 1) | (uint64_t) raw);
 			if (raw)
 			{
@@ -1698,6 +1718,7 @@ pc_encode(const pc_sample *s, size_t n, uint8_t *out, size_t cap, size_t *len)
 		return PC_ERR_NOSPACE;
 
 	hdr[1] = (uint8_t) (vcode << 4);
+	COVER(PC_COV_RAW + vcode);
 	memcpy(out, hdr, hlen);
 	p = out + hlen;
 	if (n > 1)

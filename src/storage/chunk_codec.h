@@ -56,4 +56,16 @@ extern pc_status pc_decode(const uint8_t *data, size_t len, pc_sample *out,
 
 extern const char *pc_strerror(pc_status st);
 
+#ifdef PC_COVERAGE
+/* test builds only: how often the encoder produced each encoding */
+enum
+{
+	PC_COV_RAW, PC_COV_XOR, PC_COV_DEC, PC_COV_CONST,
+	PC_COV_ORDER0, PC_COV_ORDER1, PC_COV_ORDER2,
+	PC_COV_PACKED, PC_COV_SPARSE, PC_COV_GCD, PC_COV_MULTIBLOCK, PC_COV_MULTISPARSE,
+	PC_COV_WIDE, PC_COV_EXC_RAW, PC_COV_EXC_STALE, PC_COV_N
+};
+extern long pc_coverage[PC_COV_N];
+#endif
+
 #endif							/* MIMIR_CHUNK_CODEC_H */

@@ -11,6 +11,9 @@
 #include "regex/regex.h"
 #include "utils/builtins.h"
 
+/* re2_regex.c */
+extern char *mimir_re2_to_are(const char *re);
+
 typedef struct Parser
 {
 	const char *input;			/* whole text, for messages */
@@ -407,8 +410,8 @@ mimir_match_op_str(MimirMatchOp op)
 }
 
 /*
- * Prometheus anchors regexes as ^(?:re)$. PostgreSQL's engine only accepts
- * embedded options at the very start, so a leading (?flags) is hoisted.
+ * Prometheus anchors regexes as ^(?:re)$. They are RE2 syntax; re2_regex.c
+ * rewrites what PostgreSQL's engine lacks (flags inside the pattern, \b ...).
  */
 static text *
 anchor_regex(const char *re)
@@ -416,33 +419,7 @@ anchor_regex(const char *re)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (re[0] == '(' && re[1] == '?' && re[2] != ':' && strchr(re, ')'))
-	{
-		const char *close = strchr(re, ')');
-		bool		flags_only = true;
-
-		for (const char *q = re + 2; q < close; q++)
-			if (!strchr("ims", *q))
-				flags_only = false;
-		if (flags_only && close > re + 2)
-		{
-			appendStringInfoString(&buf, "(?");
-			for (const char *q = re + 2; q < close; q++)
-			{
-				/* RE2 (?s) lets . match \n: PostgreSQL's default already does */
-				if (*q == 'i')
-					appendStringInfoChar(&buf, 'i');
-				else if (*q == 'm')
-					appendStringInfoChar(&buf, 'n');
-			}
-			if (buf.len == 2)
-				buf.len = 0, buf.data[0] = '\0';
-			else
-				appendStringInfoChar(&buf, ')');
-			re = close + 1;
-		}
-	}
-	appendStringInfo(&buf, "^(?:%s)$", re);
+	appendStringInfo(&buf, "^(?:%s)$", mimir_re2_to_are(re));
 	return cstring_to_text(buf.data);
 }
 

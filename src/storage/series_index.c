@@ -15,6 +15,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
+
+#include "ingester/ingester.h"
 
 static IdCache *pair_cache;		/* (tenant, name, value) -> label pair id */
 static IdCache *series_cache;	/* (tenant, labels...) -> series id */
@@ -111,22 +114,22 @@ tenant_str(int32 tenant_id)
 }
 
 /*
- * Ids of the label pairs of ls (in ls order), created when missing. Caller
- * is connected to SPI.
+ * Ids of n label pairs (names[i], values[i]), created when missing; ids[i]
+ * receives the id of pair i (pairs may repeat). Missing pairs of the whole
+ * batch cost one INSERT and one SELECT. Caller is connected to SPI.
  */
-static int32 *
-label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
+static void
+label_pair_ids(int32 tenant_id, int n, char **names, char **values, int32 *ids)
 {
-	int32	   *ids = palloc(sizeof(int32) * Max(ls->n, 1));
-	char	  **keys = palloc(sizeof(char *) * Max(ls->n, 1));
-	char	  **mnames = palloc(sizeof(char *) * Max(ls->n, 1));
-	char	  **mvalues = palloc(sizeof(char *) * Max(ls->n, 1));
+	char	  **keys = palloc(sizeof(char *) * Max(n, 1));
+	char	  **mnames = palloc(sizeof(char *) * Max(n, 1));
+	char	  **mvalues = palloc(sizeof(char *) * Max(n, 1));
 	int			nmissing = 0;
 	char	   *ts = tenant_str(tenant_id);
 
-	for (int i = 0; i < ls->n; i++)
+	for (int i = 0; i < n; i++)
 	{
-		const char *parts[3] = {ts, ls->labels[i].name, ls->labels[i].value};
+		const char *parts[3] = {ts, names[i], values[i]};
 		int64		id;
 
 		keys[i] = idcache_key(3, parts);
@@ -135,8 +138,8 @@ label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
 		else
 		{
 			ids[i] = 0;
-			mnames[nmissing] = ls->labels[i].name;
-			mvalues[nmissing] = ls->labels[i].value;
+			mnames[nmissing] = names[i];
+			mvalues[nmissing] = values[i];
 			nmissing++;
 		}
 	}
@@ -147,11 +150,12 @@ label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
 		text_array(mvalues, nmissing)};
 		uint64		nnew;
 		int32	   *newids;
+		pairmap_hash *found;
 
 		/* rows returned by the INSERT are ours and tentative until commit */
 		if (SPI_execute_with_args("INSERT INTO mimir.label_pairs(tenant_id, name, value) "
-								  "SELECT $1, n, v FROM unnest($2::text[], $3::text[]) u(n, v) "
-								  "ORDER BY n, v ON CONFLICT DO NOTHING RETURNING id",
+								  "SELECT DISTINCT $1, n, v FROM unnest($2::text[], $3::text[]) u(n, v) "
+								  "ORDER BY 2, 3 ON CONFLICT DO NOTHING RETURNING id",
 								  3, types, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "label pair insert failed");
 		nnew = SPI_processed;
@@ -163,10 +167,18 @@ label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
 			newids[j] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1, &isnull));
 		}
 		if (SPI_execute_with_args("SELECT lp.id, lp.name, lp.value FROM mimir.label_pairs lp "
-								  "JOIN unnest($2::text[], $3::text[]) u(n, v) "
+								  "JOIN (SELECT DISTINCT n, v FROM unnest($2::text[], $3::text[]) u(n, v)) u "
 								  "ON lp.name = u.n AND lp.value = u.v WHERE lp.tenant_id = $1",
 								  3, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "label pair lookup failed");
+		/* new ids, for the tentative flag */
+		found = pairmap_create(CurrentMemoryContext, Max(nnew, 16), NULL);
+		for (uint64 j = 0; j < nnew; j++)
+		{
+			bool		f;
+
+			pairmap_insert(found, newids[j], &f);
+		}
 		for (uint64 j = 0; j < SPI_processed; j++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[j];
@@ -174,81 +186,166 @@ label_pair_ids(int32 tenant_id, const MimirLabelSet *ls)
 			int32		id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 			char	   *name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
 			char	   *value = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
-			bool		tentative = false;
+			const char *parts[3] = {ts, name, value};
 
-			for (uint64 k = 0; k < nnew; k++)
-				if (newids[k] == id)
-					tentative = true;
-			for (int i = 0; i < ls->n; i++)
-				if (ids[i] == 0 && strcmp(ls->labels[i].name, name) == 0 &&
-					strcmp(ls->labels[i].value, value) == 0)
-				{
-					ids[i] = id;
-					idcache_put(pair_cache, keys[i], id, tentative);
-				}
+			idcache_put(pair_cache, idcache_key(3, parts), id, pairmap_lookup(found, id) != NULL);
 			remember_pair_name(id, name, value);
 		}
-		for (int i = 0; i < ls->n; i++)
-			if (ids[i] == 0)
+		for (int i = 0; i < n; i++)
+		{
+			int64		id;
+
+			if (ids[i] != 0)
+				continue;
+			if (!idcache_get(pair_cache, keys[i], &id))
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("label %s=\"%s\" was created by a concurrent transaction",
-								ls->labels[i].name, ls->labels[i].value),
+								names[i], values[i]),
 						 errhint("Retry the transaction.")));
+			ids[i] = (int32) id;
+		}
 	}
-	return ids;
+}
+
+/*
+ * Ids of n series given by their keys and label sets (sorted by name), created
+ * when missing. The series' identity is its key (mimir.series.lhash): one
+ * INSERT ... ON CONFLICT for the whole batch, then one SELECT for those
+ * that existed. Caller is connected to SPI.
+ */
+static void
+series_ids(int32 tenant_id, int n, const SeriesKey *keys, char ***names, char ***values,
+		   const int *nlabels, int64 *ids)
+{
+	int			total = 0,
+				off = 0;
+	char	  **an,
+			  **av;
+	int32	   *pids;
+	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *arrs = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			types[3] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID};
+	Datum		args[3];
+	int			nfound = 0;
+
+	for (int i = 0; i < n; i++)
+		total += nlabels[i];
+	an = palloc(sizeof(char *) * Max(total, 1));
+	av = palloc(sizeof(char *) * Max(total, 1));
+	pids = palloc(sizeof(int32) * Max(total, 1));
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < nlabels[i]; j++)
+		{
+			an[off] = names[i][j];
+			av[off] = values[i][j];
+			off++;
+		}
+	label_pair_ids(tenant_id, total, an, av, pids);
+
+	/* label arrays travel as text ('{1,2,3}'): one array of them for all series */
+	off = 0;
+	for (int i = 0; i < n; i++)
+	{
+		StringInfoData b;
+
+		initStringInfo(&b);
+		appendStringInfoChar(&b, '{');
+		for (int j = 0; j < nlabels[i]; j++)
+			appendStringInfo(&b, j ? ",%d" : "%d", pids[off + j]);
+		appendStringInfoChar(&b, '}');
+		off += nlabels[i];
+		arrs[i] = CStringGetTextDatum(b.data);
+		uuids[i] = series_key_to_uuid(&keys[i]);
+		ids[i] = 0;
+	}
+	args[0] = Int32GetDatum(tenant_id);
+	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, 16, false, TYPALIGN_CHAR));
+	args[2] = PointerGetDatum(construct_array(arrs, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("INSERT INTO mimir.series(tenant_id, lhash, labels) "
+							  "SELECT $1, h, l::int4[] FROM unnest($2::uuid[], $3::text[]) u(h, l) "
+							  "ON CONFLICT (lhash) DO NOTHING RETURNING id, lhash",
+							  3, types, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "series insert failed");
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+			SeriesKey	k;
+
+			series_key_from_uuid(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull), &k);
+			for (int i = 0; i < n; i++)
+				if (ids[i] == 0 && keys[i].hi == k.hi && keys[i].lo == k.lo)
+				{
+					ids[i] = id;
+					nfound++;
+				}
+		}
+		if (nfound == n || pass == 1)
+			break;
+		/* those that existed (or that a concurrent transaction just committed) */
+		if (SPI_execute_with_args("SELECT id, lhash FROM mimir.series WHERE lhash = ANY($2) AND tenant_id = $1",
+								  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "series lookup failed");
+	}
+	for (int i = 0; i < n; i++)
+		if (ids[i] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("a series was created by a concurrent transaction"),
+					 errhint("Retry the transaction.")));
 }
 
 int64
-mimir_series_get_or_create(int32 tenant_id, const MimirLabelSet *ls)
+mimir_series_get_or_create(int32 tenant_id, const char *tenant, const MimirLabelSet *ls,
+						   SeriesKey *key)
 {
 	const char **parts;
-	char	   *key;
+	char	   *ckey;
 	int64		id;
-	int32	   *pair_ids;
-	Oid			types[2] = {INT4OID, INT4ARRAYOID};
-	Datum		args[2];
-	bool		isnull;
+	SeriesKey	k;
+	char	  **names,
+			  **values;
+	int			n = ls->n;
 
 	init_caches();
-	parts = palloc(sizeof(char *) * (2 * ls->n + 1));
+	series_key_of_labelset(tenant, ls, &k);
+	if (key)
+		*key = k;
+	parts = palloc(sizeof(char *) * 3);
 	parts[0] = tenant_str(tenant_id);
-	for (int i = 0; i < ls->n; i++)
-	{
-		parts[1 + 2 * i] = ls->labels[i].name;
-		parts[2 + 2 * i] = ls->labels[i].value;
-	}
-	key = idcache_key(2 * ls->n + 1, parts);
-	if (idcache_get(series_cache, key, &id))
+	parts[1] = psprintf(UINT64_FORMAT, k.hi);
+	parts[2] = psprintf(UINT64_FORMAT, k.lo);
+	ckey = idcache_key(3, parts);
+	if (idcache_get(series_cache, ckey, &id))
 		return id;
 
-	mimir_spi_connect();
-	pair_ids = label_pair_ids(tenant_id, ls);
-	args[0] = Int32GetDatum(tenant_id);
-	args[1] = mimir_int4_array(pair_ids, ls->n);
-	if (SPI_execute_with_args("INSERT INTO mimir.series(tenant_id, labels) VALUES ($1, $2) "
-							  "ON CONFLICT (tenant_id, labels) DO NOTHING RETURNING id",
-							  2, types, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "series insert failed");
-	if (SPI_processed == 1)
+	names = palloc(sizeof(char *) * Max(n, 1));
+	values = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		mimir_spi_finish();
-		idcache_put(series_cache, key, id, true);
-		return id;
+		names[i] = ls->labels[i].name;
+		values[i] = ls->labels[i].value;
 	}
-	if (SPI_execute_with_args("SELECT id FROM mimir.series WHERE tenant_id = $1 AND labels = $2",
-							  2, types, args, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("series %s was created by a concurrent transaction",
-						mimir_labelset_to_text(ls)),
-				 errhint("Retry the transaction.")));
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	mimir_spi_connect();
+	series_ids(tenant_id, 1, &k, &names, &values, &n, &id);
 	mimir_spi_finish();
-	idcache_put(series_cache, key, id, false);
+	/* tentative: a rollback may remove a series this transaction created */
+	idcache_put(series_cache, ckey, id, true);
 	return id;
+}
+
+/* Batch form for remote write (keys computed by the caller). */
+void
+mimir_series_create_batch(int32 tenant_id, int n, const SeriesKey *keys, char ***names,
+						  char ***values, const int *nlabels, int64 *ids)
+{
+	init_caches();
+	mimir_spi_connect();
+	series_ids(tenant_id, n, keys, names, values, nlabels, ids);
+	mimir_spi_finish();
 }
 
 /*

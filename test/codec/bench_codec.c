@@ -372,8 +372,9 @@ typedef struct
 } acc_t;
 
 static int
-run(long nseries, long steps, int detail)
+run(long nseries, long steps, int detail, long jitter_ms)
 {
+	uint64_t	jr = 12345;
 	const long	batch = 256;
 	const int64_t start = 1700000000000LL;
 	series_t   *ser = calloc((size_t) nseries, sizeof(series_t));
@@ -406,7 +407,8 @@ run(long nseries, long steps, int detail)
 			{
 				pc_sample  *s = &smp[j * steps + st];
 
-				s->t = start + st * 15000;
+				s->t = start + st * 15000 +
+					(jitter_ms ? (int64_t) (xorshift(&jr) % (uint64_t) (jitter_ms + 1)) : 0);
 				s->v = next_value(&ser[b0 + j]);
 			}
 		a = now_s();
@@ -464,15 +466,18 @@ run(long nseries, long steps, int detail)
 		size_t		bytes = acc[0].bytes + acc[1].bytes + acc[2].bytes;
 		size_t		xbytes = acc[0].xbytes + acc[1].xbytes + acc[2].xbytes;
 
-		printf("%ld series x %ld-sample chunks (%zu samples)%s\n", nseries, steps, total,
-			   bad ? "  ROUND TRIP FAILURES" : "");
+		printf("%ld series x %ld-sample chunks (%zu samples)", nseries, steps, total);
+		if (jitter_ms)
+			printf(", timestamps jittered by 0..%ld ms (rwload -j)", jitter_ms);
+		printf("%s\n", bad ? "  ROUND TRIP FAILURES" : "");
 		if (detail)
 			for (int k = 0; k < 3; k++)
 				printf("  %-9s %6zu series: mimir %6.3f B/sample   xor %6.3f B/sample\n", names[k],
 					   acc[k].series, (double) acc[k].bytes / (double) acc[k].samples,
 					   (double) acc[k].xbytes / (double) acc[k].samples);
-		printf("  %-9s %6ld series: mimir %6.3f B/sample   xor %6.3f B/sample   (victoria-metrics reference: 1.41)\n",
-			   "all", nseries, (double) bytes / (double) total, (double) xbytes / (double) total);
+		printf("  %-9s %6ld series: mimir %6.3f B/sample   xor %6.3f B/sample%s\n",
+			   "all", nseries, (double) bytes / (double) total, (double) xbytes / (double) total,
+			   jitter_ms == 0 && steps == 240 ? "   (victoria-metrics on rwload: 1.41)" : "");
 		printf("  speed: mimir encode %6.1f M samples/s, decode %6.1f M samples/s | xor encode %6.1f, decode %6.1f M samples/s\n",
 			   (double) total / t_enc / 1e6, (double) total / t_dec / 1e6,
 			   (double) total / t_xenc / 1e6, (double) total / t_xdec / 1e6);
@@ -495,11 +500,13 @@ main(int argc, char **argv)
 	int			bad = 0;
 
 	printf("promchunk codec, rwload value shapes, 15 s interval, one core:\n");
-	bad += run(nseries, steps, 1);
+	bad += run(nseries, steps, 1, 0);
 	if (argc <= 2)
 	{
-		bad += run(nseries / 3, 720, 1);
-		bad += run(nseries / 4, 1000, 1);
+		printf("for information:\n");
+		bad += run(nseries / 3, 720, 1, 0);
+		bad += run(nseries / 4, 1000, 1, 0);
+		bad += run(nseries / 4, steps, 0, 50);
 	}
 	if (bad)
 		printf("%d round trip failures\n", bad);
