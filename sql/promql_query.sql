@@ -100,7 +100,7 @@ SET mimir.lookback_delta = '10s';
 SELECT count(*) FROM mimir.query('temperature', '2024-01-01 00:10:09');
 SELECT count(*) FROM mimir.query('temperature', '2024-01-01 00:10:10');
 RESET mimir.lookback_delta;
-SET mimir.query_max_samples = 20;
+SET mimir.query_max_samples = 100;
 SELECT count(*) FROM mimir.query('temperature', '2024-01-01 00:05:00');
 SELECT count(*) FROM mimir.query_range('temperature', '2024-01-01 00:00:00', '2024-01-01 00:10:00', '15 seconds');
 RESET mimir.query_max_samples;

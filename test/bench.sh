@@ -97,4 +97,6 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
     echo "prometheus peak RSS $(( $(cat "$OUT/prom.rss" 2>/dev/null || echo 0) / 1024 )) MiB" | tee -a "$RESULTS"
 fi
 echo
+test/bench_query.sh | tee -a "$RESULTS"
+echo
 echo "results in $RESULTS"
