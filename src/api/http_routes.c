@@ -46,6 +46,7 @@ const HttpRoute mimir_http_routes[] = {
 	{"/api/v1/rules", "GET,POST", NULL, ruler_route_run, NULL},
 	{"/api/v1/alerts", "GET,POST", NULL, ruler_route_run, NULL},
 	{"/config/v1/rules", "GET", NULL, ruler_route_run, NULL},
+	{"/config/v1/rules/*", "GET,POST,DELETE", NULL, ruler_route_run, NULL},
 	/* last: every other path is the query API's, whose router answers 404/405 in JSON */
 	{"*", "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS", NULL, query_route_run, NULL},
 };
