@@ -107,6 +107,8 @@ RESET mimir.query_max_samples;
 SET mimir.query_timeout = '1ms';
 SELECT count(*) FROM mimir.query('count_over_time(temperature[30d:1s])', '2024-01-01 00:05:00');
 RESET mimir.query_timeout;
-SET statement_timeout = '50ms';
+\set VERBOSITY terse
+SET statement_timeout = '1ms';
 SELECT count(*) FROM mimir.query('count_over_time(count_over_time(temperature[1m])[40d:1s])', '2024-01-01 00:05:00');
 RESET statement_timeout;
+\set VERBOSITY default

@@ -57,7 +57,7 @@ $PSQL -c "CREATE EXTENSION mimir" >/dev/null || exit 1
 echo "== query benchmark: rwload -s $SERIES -t $STEPS -c $CONNS =="
 # mimir: remote write if the endpoint takes it, else the same requests via SQL
 for i in $(seq 1 50); do curl -sf "http://127.0.0.1:$HTTP/ready" >/dev/null && break; sleep 0.2; done
-if "$OUT/rwload" -u "http://127.0.0.1:$HTTP/api/v1/push" -s 1 -t 1 -o bench-probe -q >/dev/null 2>&1; then
+if timeout 20 "$OUT/rwload" -u "http://127.0.0.1:$HTTP/api/v1/push" -s 1 -t 1 -o bench-probe -q >/dev/null 2>&1; then
     echo "loading mimir through POST /api/v1/push"
     "$OUT/rwload" -u "http://127.0.0.1:$HTTP/api/v1/push" -s "$SERIES" -t "$STEPS" -c "$CONNS" -T "$START" | tail -1
     LOADED_BY="remote write"
