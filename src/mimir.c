@@ -7,6 +7,7 @@
 
 #include "distributor/distributor.h"
 #include "promql/promql.h"
+#include "api/query_pool.h"
 #include "ruler/ruler.h"
 
 #include "executor/spi.h"
@@ -86,6 +87,7 @@ _PG_init(void)
 		distributor_metrics_init();
 		mimir_register_cut_worker();
 		mimir_register_ingest_workers();
+		query_pool_init();
 	}
 	/* after every mimir.* variable is defined */
 	MarkGUCPrefixReserved("mimir");

@@ -163,4 +163,6 @@ if [ -n "$SCALES" ]; then
     done
 fi
 echo
+test/bench_query.sh | tee -a "$RESULTS"
+echo
 echo "results in $RESULTS"

@@ -7,6 +7,7 @@
 #include "mimir.h"
 
 #include "distributor/distributor.h"
+#include "api/query_pool.h"
 #include "ruler/ruler.h"
 
 static volatile bool ready_flag;
@@ -45,5 +46,8 @@ const HttpRoute mimir_http_routes[] = {
 	{"/api/v1/rules", "GET,POST", NULL, ruler_route_run, NULL},
 	{"/api/v1/alerts", "GET,POST", NULL, ruler_route_run, NULL},
 	{"/config/v1/rules", "GET", NULL, ruler_route_run, NULL},
+	{"/config/v1/rules/*", "GET,POST,DELETE", NULL, ruler_route_run, NULL},
+	/* last: every other path is the query API's, whose router answers 404/405 in JSON */
+	{"*", "GET,POST,PUT,DELETE,PATCH,HEAD,OPTIONS", NULL, query_route_run, NULL},
 };
 const int	mimir_http_nroutes = lengthof(mimir_http_routes);

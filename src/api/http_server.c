@@ -184,11 +184,18 @@ route_job(HttpJob *job)
 	if (strncmp(p, "/prometheus/", 12) == 0)
 		p += 11;
 	for (int i = 0; i < nroutes; i++)
-		if (strcmp(routes[i].path, p) == 0)
+	{
+		const char *rp = routes[i].path;
+		size_t		rl = strlen(rp);
+
+		/* a path ending in slash-star matches every path below it (ruler config API) */
+		if (strcmp(rp, p) == 0 || strcmp(rp, "*") == 0 ||
+			(rl >= 2 && rp[rl - 1] == '*' && rp[rl - 2] == '/' && strncmp(rp, p, rl - 1) == 0))
 		{
 			r = &routes[i];
 			break;
 		}
+	}
 	if (r == NULL)
 	{
 		http_respondf(job, 404, "404 page not found\n");

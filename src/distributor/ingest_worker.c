@@ -29,6 +29,7 @@
 
 #include "api/http.h"
 #include "distributor/distributor.h"
+#include "api/query_pool.h"
 #include "distributor/push.h"
 #include "ingester/ingester.h"
 
@@ -233,6 +234,8 @@ process_batch(HttpJob *jobs)
 	for (HttpJob *j = jobs, *next; j; j = next)
 	{
 		next = j->next;
+		if (query_pool_owns(j))
+			continue;			/* a query worker answers it: query_pool_poll() */
 		if (!committed && j->status > 0 && j->status < 500)
 		{
 			/* nothing of the batch is stored: never claim otherwise */
@@ -340,13 +343,14 @@ mimir_ingest_worker_main(Datum arg)
 		}
 		if (ready)
 			reload_limits();
+		query_pool_poll();
 		jobs = http_server_take_jobs();
 		if (jobs)
 		{
 			process_batch(jobs);
 			continue;
 		}
-		(void) WaitEventSetWait(wes, 1000, ev, 3, PG_WAIT_EXTENSION);
+		(void) WaitEventSetWait(wes, query_pool_wait_ms(1000), ev, 3, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

@@ -29,8 +29,7 @@ void
 pq_check_interrupts(PqQuery *q)
 {
 	CHECK_FOR_INTERRUPTS();
-	if (q->deadline != 0 && (++q->tick & 63) == 0 &&
-		GetCurrentTimestamp() > q->deadline)
+	if (q->deadline != 0 && GetCurrentTimestamp() > q->deadline)
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("query timed out in expression evaluation"),
@@ -472,6 +471,25 @@ open_cursor(PqEval *ev, const PqNode *vs, int64 mint, int64 maxt)
 	return c;
 }
 
+/* Samples a cursor holds count against the query's limit while it is open. */
+static const pc_sample *
+cursor_samples(PqEval *ev, MimirSeriesCursor *c, int i, int *n, int64 *held)
+{
+	const pc_sample *s = mimir_cursor_samples(c, i, n);
+	int64		now = mimir_cursor_held(c);
+
+	pq_account(ev, now - *held);
+	*held = now;
+	return s;
+}
+
+static void
+cursor_close(PqEval *ev, MimirSeriesCursor *c, int64 held)
+{
+	pq_account(ev, -held);
+	mimir_cursor_close(c);
+}
+
 /*
  * Instant vector selector: the latest sample in (ref - lookback, ref] unless
  * it is a staleness marker. With timestamps, the sample's time (seconds) is
@@ -486,6 +504,7 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 	int64	   *ref;
 	MimirSeriesCursor *c;
 	int			nser;
+	int64		held = 0;
 
 	if (ev->n == 0)
 		return;
@@ -497,7 +516,7 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 	for (int i = 0; i < nser; i++)
 	{
 		int			ns;
-		const pc_sample *s = mimir_cursor_samples(c, i, &ns);
+		const pc_sample *s = cursor_samples(ev, c, i, &ns, &held);
 		PqSer	   *out;
 		int			j = -1;
 
@@ -505,14 +524,11 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		if (ns == 0)
 			continue;
 		q->total_samples += ns;
-		{
-			/* labels must outlive the cursor */
-			MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
-
-			out = pq_ser_new(ev, &ls, false);
-		}
+		out = pq_ser_new(ev, mimir_cursor_labels(c, i), false);
 		for (int k = 0; k < ev->n; k++)
 		{
+			if ((k & 65535) == 65535)
+				pq_check_interrupts(q);
 			while (j + 1 < ns && s[j + 1].t <= ref[k])
 				j++;
 			if (j < 0 || s[j].t <= ref[k] - q->lookback || mimir_is_stale(s[j].v))
@@ -522,7 +538,7 @@ eval_selector(PqEval *ev, const PqNode *vs, bool timestamps, PqSink *sink)
 		out->drop_name = timestamps;
 		pq_emit(ev, sink, out);
 	}
-	mimir_cursor_close(c);
+	cursor_close(ev, c, held);
 	pfree(ref);
 }
 
@@ -559,9 +575,10 @@ subq_put(PqSink *sink, PqEval *ev, PqSer *s)
 			p[n].v = s->v[k];
 			n++;
 		}
-	/* a subquery's result series become plain series: names go now */
-	if (s->drop_name)
-		ls = pq_ls_drop_name(&ls);
+	/*
+	 * A subquery's result series become plain series that keep __name__ even
+	 * where it was marked for removal (Prometheus' StorageSeries does the same).
+	 */
 	ss->fn(ss->outer, ss->fnarg, &ls, p, n);
 	pfree(p);
 	pq_ser_free(ev, s);
@@ -611,6 +628,7 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 		int			nser;
 		PqPoint    *p = NULL;
 		int			cap = 0;
+		int64		held = 0;
 
 		*ref_out = ref;
 		*range_out = range;
@@ -622,7 +640,7 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 		{
 			int			ns,
 						n = 0;
-			const pc_sample *s = mimir_cursor_samples(c, i, &ns);
+			const pc_sample *s = cursor_samples(ev, c, i, &ns, &held);
 
 			pq_check_interrupts(q);
 			if (ns == 0)
@@ -642,14 +660,10 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 					n++;
 				}
 			pq_account(ev, n);
-			{
-				MimirLabelSet ls = pq_ls_deep_copy(mimir_cursor_labels(c, i));
-
-				fn(ev, fnarg, &ls, p, n);
-			}
+			fn(ev, fnarg, mimir_cursor_labels(c, i), p, n);
 			pq_account(ev, -n);
 		}
-		mimir_cursor_close(c);
+		cursor_close(ev, c, held);
 		if (p)
 			pfree(p);
 		return;

@@ -436,6 +436,8 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 		int64		ref = rc->ref[k];
 		double		v;
 
+		if ((k & 65535) == 65535)
+			pq_check_interrupts(ev->q);
 		while (lo < n && p[lo].t <= ref - rc->range)
 			lo++;
 		if (hi < lo)

@@ -12,6 +12,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "access/htup_details.h"
+#include "access/tupmacs.h"
 
 PG_FUNCTION_INFO_V1(mimir_query);
 PG_FUNCTION_INFO_V1(mimir_query_range);
@@ -94,6 +96,54 @@ put_row(ReturnSetInfo *rsinfo, Datum labels, bool labels_null, int64 t, double v
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
 }
 
+/*
+ * All rows of one series: the tuple is formed once (labels are the same on
+ * every row) and only its time and value are rewritten per point, which
+ * saves forming a tuple per row for results of many points.
+ */
+static void
+put_series(ReturnSetInfo *rsinfo, PqSeries *s)
+{
+	TupleDesc	td = rsinfo->setDesc;
+	Datum		vals[3];
+	bool		nulls[3] = {false, false, false};
+	HeapTuple	tup;
+	char	   *data;
+	uint32		off = 0;
+
+	if (s->npoints == 0)
+		return;
+	vals[0] = JsonbPGetDatum(mimir_labels_jsonb(&s->labels));
+	if (td->natts != 3 || TupleDescAttr(td, 1)->attlen != 8 || TupleDescAttr(td, 2)->attlen != 8 ||
+		TupleDescAttr(td, 0)->attlen != -1)
+	{
+		for (int j = 0; j < s->npoints; j++)
+			put_row(rsinfo, vals[0], false, s->points[j].t, s->points[j].v, false);
+		return;
+	}
+	vals[1] = TimestampTzGetDatum(0);
+	vals[2] = Float8GetDatum(0);
+	tup = heap_form_tuple(td, vals, nulls);
+	data = (char *) tup->t_data + tup->t_data->t_hoff;
+	off = att_align_pointer(off, TupleDescAttr(td, 0)->attalign, -1, data + off);
+	off = att_addlength_pointer(off, -1, data + off);
+	{
+		uint32		off_t = att_align_nominal(off, TupleDescAttr(td, 1)->attalign);
+		uint32		off_v = att_align_nominal(off_t + 8, TupleDescAttr(td, 2)->attalign);
+
+		for (int j = 0; j < s->npoints; j++)
+		{
+			TimestampTz t = mimir_ms_to_ts_checked(s->points[j].t);
+			double		v = s->points[j].v;
+
+			memcpy(data + off_t, &t, 8);
+			memcpy(data + off_v, &v, 8);
+			tuplestore_puttuple(rsinfo->setResult, tup);
+		}
+	}
+	heap_freetuple(tup);
+}
+
 static void
 emit_result(FunctionCallInfo fcinfo, PqResult *res)
 {
@@ -119,13 +169,7 @@ emit_result(FunctionCallInfo fcinfo, PqResult *res)
 			}
 		default:
 			for (int i = 0; i < res->nseries; i++)
-			{
-				PqSeries   *s = &res->series[i];
-				Datum		labels = JsonbPGetDatum(mimir_labels_jsonb(&s->labels));
-
-				for (int j = 0; j < s->npoints; j++)
-					put_row(rsinfo, labels, false, s->points[j].t, s->points[j].v, false);
-			}
+				put_series(rsinfo, &res->series[i]);
 	}
 }
 

@@ -17,7 +17,8 @@ typedef struct MimirSeriesCursor MimirSeriesCursor;
 /*
  * Select the series of tenant_id matching all matchers whose samples in
  * [mint, maxt] will be read. Series come sorted by label set. A tenant id < 0
- * (a tenant that never wrote) selects nothing.
+ * (a tenant that never wrote) selects nothing. The label sets are allocated
+ * in the caller's memory context and stay valid after the cursor is closed.
  */
 extern MimirSeriesCursor *mimir_cursor_open(int32 tenant_id, List *matchers,
 											int64 mint, int64 maxt);

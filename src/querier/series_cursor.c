@@ -126,7 +126,10 @@ mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
 	{
 		/* this backend's own buffered writes must be visible */
 		mimir_head_flush();
+		/* label sets live in the caller's context: they outlive the cursor */
+		MemoryContextSwitchTo(old);
 		c->refs = mimir_select_series(tenant_id, matchers, &c->n);
+		MemoryContextSwitchTo(cxt);
 	}
 	c->ids = idmap_create(cxt, Max(c->n, 16), NULL);
 	for (int i = 0; i < c->n; i++)

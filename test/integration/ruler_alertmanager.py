@@ -227,6 +227,24 @@ $$, %s)""", TENANT)
           st == 200 and body.startswith("alerts:\n    - name: am\n") and "yaml" in h.get("Content-Type", ""), (st, body))
     st, body, _ = http(MIMIR + "/prometheus/config/v1/rules", headers={"X-Scope-OrgID": "am_it_nobody"})
     check("config API without rules: 200 {}", st == 200 and body.strip() == "{}", (st, body))
+    # per-namespace and per-group paths of Mimir's config API
+    grp = "name: viahttp\ninterval: 1m\nrules:\n  - record: job:am_metric:sum\n    expr: sum(am_metric)\n"
+    st, body, _ = http(MIMIR + "/prometheus/config/v1/rules/httpns", "POST", grp.encode(),
+                       headers=dict(hdr, **{"Content-Type": "application/yaml"}))
+    check("POST /prometheus/config/v1/rules/{ns}: 202", st == 202, (st, body))
+    st, body, _ = http(MIMIR + "/prometheus/config/v1/rules/httpns/viahttp", headers=hdr)
+    check("GET .../rules/{ns}/{group}: the group's YAML",
+          st == 200 and "name: viahttp" in body and "job:am_metric:sum" in body, (st, body))
+    st, body, _ = http(MIMIR + "/config/v1/rules/httpns", headers=hdr)
+    check("GET /config/v1/rules/{ns} (no prefix): the namespace's groups",
+          st == 200 and "viahttp" in body, (st, body))
+    st, body, _ = http(MIMIR + "/prometheus/config/v1/rules/httpns", "POST", b"name: [",
+                       headers=dict(hdr, **{"Content-Type": "application/yaml"}))
+    check("POST of invalid YAML: 400 with the reason", st == 400 and body.strip() != "", (st, body))
+    st, body, _ = http(MIMIR + "/prometheus/config/v1/rules/httpns/viahttp", "DELETE", headers=hdr)
+    check("DELETE .../rules/{ns}/{group}: 202", st == 202, (st, body))
+    st, body, _ = http(MIMIR + "/prometheus/config/v1/rules/httpns/viahttp", headers=hdr)
+    check("the deleted group is gone: 404", st == 404, (st, body))
 finally:
     try:
         conn.autocommit = True
