@@ -57,7 +57,8 @@ BEGIN
       ELSE IF value = '' THEN RAISE EXCEPTION 'empty'; END IF;
     END CASE;
   EXCEPTION WHEN OTHERS THEN
-    RAISE EXCEPTION 'invalid value "%" for limit "%"', value, limit_name
+    RAISE EXCEPTION 'invalid value "%" for limit "%" (%)', value, limit_name,
+      CASE k WHEN 'bool' THEN 'true or false' WHEN 'text' THEN 'a non-empty text' ELSE 'a non-negative ' || k END
       USING ERRCODE = 'invalid_parameter_value',
             HINT = CASE k WHEN 'duration' THEN 'Use a Prometheus duration such as 10m, 1h or 30s.'
                           WHEN 'int' THEN 'Use a whole number, 0 or more.'

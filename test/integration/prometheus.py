@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Real-Prometheus test: Debian's prometheus scrapes itself every second and
-remote-writes to the endpoint (the seed's configuration: just a url). Every
+remote-writes to the endpoint (the seed's configuration: just a url), on a
+private cluster so that its series do not mix with other tests'. Every
 sample it wrote, timestamp and value, must be what its own HTTP API returns
 for the same series, and its remote-write queue must report no failures.
 Prints "N passed, N failed"."""
@@ -16,7 +17,8 @@ import time
 import urllib.parse
 import urllib.request
 
-import psycopg2
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from pgtmp import Cluster  # noqa: E402
 
 passed = failed = 0
 
@@ -51,10 +53,18 @@ if PROM is None:
     print("0 passed, 1 failed")
     sys.exit(1)
 
-conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres",
-                        dbname=os.environ.get("PGDATABASE", "postgres"))
-conn.autocommit = True
-mimir = os.environ.get("MIMIR_URL") or "http://127.0.0.1:%s" % os.environ["MIMIR_HTTP_PORT"]
+cluster = Cluster("prometheus", ["mimir.ingest_workers = 2"])
+cluster.start()
+cluster.sql("CREATE EXTENSION mimir")
+conn = cluster.connect()
+mimir = cluster.url
+for _ in range(100):
+    try:
+        with urllib.request.urlopen(mimir + "/ready", timeout=1) as r:
+            if r.status == 200:
+                break
+    except Exception:
+        time.sleep(0.2)
 port = free_port()
 tmp = tempfile.mkdtemp(prefix="prom-")
 job = "prom_rw_%d" % port          # a job name no other test uses
@@ -163,6 +173,8 @@ finally:
     except subprocess.TimeoutExpired:
         proc.kill()
     shutil.rmtree(tmp, ignore_errors=True)
+    conn.close()
+    cluster.cleanup()
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
