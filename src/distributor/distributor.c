@@ -24,11 +24,6 @@ static uint64 loaded_gen;
 static bool xact_cb_registered;
 static bool limits_dirty;
 
-void
-distributor_init(void)
-{
-}
-
 static bool
 parse_bool(const char *v)
 {

@@ -32,7 +32,6 @@ extern void http_routes_set_ready(bool ready);
 /* (declared in rw.h) */
 
 /* distributor.c (backend) */
-extern void distributor_init(void);
 extern void distributor_load_limits(void);
 extern void distributor_maybe_reload_limits(void);
 extern void distributor_limits_for(const char *tenant, rw_limits *out);

@@ -300,7 +300,6 @@ mimir_ingest_worker_main(Datum arg)
 	/* an ack means committed: never let a setting weaken that */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
-	distributor_init();
 	http_server_set_max_body((size_t) mimir_max_recv_msg_size);
 	if (!http_server_start(fd, mimir_http_routes, mimir_http_nroutes, err, sizeof(err)))
 		ereport(FATAL, (errmsg("mimir http worker %d: %s", me, err)));

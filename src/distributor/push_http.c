@@ -46,6 +46,14 @@ push_add_retry_after(HttpJob *job)
 	http_add_header(job, "Retry-After", v);
 }
 
+/* a server-side problem: 500, retried by the sender */
+static void
+server_error(HttpJob *job)
+{
+	http_respondf(job, 500, "out of memory\n");
+	push_add_retry_after(job);
+}
+
 static void
 too_large(HttpJob *job, unsigned long long size, const char *kind, size_t max)
 {
@@ -79,7 +87,7 @@ push_pre(HttpJob *job)
 
 	if (pp == NULL)
 	{
-		http_respondf(job, 500, "out of memory\n");
+		server_error(job);
 		return;
 	}
 	job->data = pp;
@@ -134,7 +142,7 @@ push_pre(HttpJob *job)
 	pp->body = malloc(ulen ? ulen : 1);
 	if (pp->body == NULL)
 	{
-		http_respondf(job, 500, "out of memory\n");
+		server_error(job);
 		return;
 	}
 	if (job->body_len > 0 &&
@@ -186,7 +194,7 @@ push_prepare(HttpJob *job, PushPrep *pp)
 			pp->ha_replica = strndup(r->p, r->len);
 			if (pp->ha_cluster == NULL || pp->ha_replica == NULL)
 			{
-				http_respondf(job, 500, "out of memory\n");
+				server_error(job);
 				return;
 			}
 			rw_remove_label(&pp->req, pp->lim.ha_replica_label);
@@ -199,7 +207,7 @@ push_prepare(HttpJob *job, PushPrep *pp)
 		if (pp->req.series[i].status == RW_OK && pp->req.series[i].hash_hi == 0 &&
 			pp->req.series[i].hash_lo == 0)
 		{
-			http_respondf(job, 500, "out of memory\n");
+			server_error(job);
 			return;
 		}
 }
