@@ -51,7 +51,7 @@ typedef struct MapShared
 {
 	uint32		slots_per_part;
 	uint32		used[NPARTS];
-	LWLock	   *locks;			/* NPARTS of them */
+	LWLockPadded *locks;		/* NPARTS of them (padded: index as such) */
 	LWLock	   *tenant_lock;	/* tenants[] */
 	LWLock	   *warm_lock;		/* serializes warming */
 	int			ntenants;
@@ -110,7 +110,7 @@ map_shmem_startup(void)
 
 		memset(map, 0, sizeof(*map));
 		map->slots_per_part = slots_per_part();
-		map->locks = &l[0].lock;
+		map->locks = l;
 		map->tenant_lock = &l[NPARTS].lock;
 		map->warm_lock = &l[NPARTS + 1].lock;
 		pg_atomic_init_u64(&map->full_misses, 0);
@@ -169,7 +169,7 @@ series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out)
 	s = part_slots(p);
 	n = map->slots_per_part;
 	i = home_of(k);
-	LWLockAcquire(map->locks + p, LW_SHARED);
+	LWLockAcquire(&map->locks[p].lock, LW_SHARED);
 	for (uint32 probes = 0; probes < n; probes++)
 	{
 		Slot	   *x = &s[i];
@@ -187,7 +187,7 @@ series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out)
 		if (++i == n)
 			i = 0;
 	}
-	LWLockRelease(map->locks + p);
+	LWLockRelease(&map->locks[p].lock);
 	return found;
 }
 
@@ -221,7 +221,7 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 	s = part_slots(p);
 	n = map->slots_per_part;
 	i = home_of(k);
-	LWLockAcquire(map->locks + p, LW_EXCLUSIVE);
+	LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 	for (uint32 probes = 0; probes < n; probes++)
 	{
 		Slot	   *x = &s[i];
@@ -253,7 +253,7 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 		if (++i == n)
 			i = 0;
 	}
-	LWLockRelease(map->locks + p);
+	LWLockRelease(&map->locks[p].lock);
 	if (!ok)
 		pg_atomic_fetch_add_u64(&map->full_misses, 1);
 	if (inserted)
@@ -345,10 +345,10 @@ series_map_reset(void)
 	LWLockAcquire(map->warm_lock, LW_EXCLUSIVE);
 	for (int p = 0; p < NPARTS; p++)
 	{
-		LWLockAcquire(map->locks + p, LW_EXCLUSIVE);
+		LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 		memset(part_slots(p), 0, sizeof(Slot) * map->slots_per_part);
 		map->used[p] = 0;
-		LWLockRelease(map->locks + p);
+		LWLockRelease(&map->locks[p].lock);
 	}
 	LWLockAcquire(map->tenant_lock, LW_EXCLUSIVE);
 	map->ntenants = 0;
