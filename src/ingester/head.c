@@ -328,6 +328,85 @@ mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
 		elog(ERROR, "mimir head row is corrupt");
 }
 
+/*
+ * Decode only the series of a head row that `set` holds (readers select a
+ * few series out of every row): the samples of other series are stepped
+ * over without being decoded. fn gets each wanted series' samples of the
+ * row, in time order, in a buffer that is reused after it returns.
+ */
+void
+mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
+						 void (*fn) (void *arg, int index, int64 series, const pc_sample *s, int n),
+						 void *arg)
+{
+	const uint8 *p = (const uint8 *) VARDATA_ANY(data);
+	const uint8 *end = p + VARSIZE_ANY_EXHDR(data);
+	uint64		cnt,
+				v;
+	int64		base,
+				sid = 0;
+	uint64		out = 0;
+	pc_sample  *s = NULL;
+	uint64		cap = 0;
+
+	if (p >= end || *p != HEAD_FORMAT_V2)
+		elog(ERROR, "mimir head row has an unknown format");
+	p++;
+	if (!get_uvarint(&p, end, &cnt) || cnt > (uint64) (end - p) || !get_uvarint(&p, end, &v))
+		elog(ERROR, "mimir head row is corrupt");
+	base = unzz(v);
+	while (out < cnt)
+	{
+		uint64		gcount;
+		int			index = -1;
+
+		if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount) ||
+			gcount == 0 || gcount > cnt - out)
+			elog(ERROR, "mimir head row is corrupt");
+		sid = (int64) ((uint64) sid + (uint64) unzz(v));
+		out += gcount;
+		if (sid >= set->lo && sid <= set->hi)
+			index = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
+		if (index < 0)
+		{
+			/* step over: a varint time delta and 8 value bytes per sample */
+			for (uint64 k = 0; k < gcount; k++)
+			{
+				while (p < end && (*p & 0x80))
+					p++;
+				p += 9;
+				if (p > end)
+					elog(ERROR, "mimir head row is corrupt");
+			}
+			continue;
+		}
+		if (gcount > cap)
+		{
+			cap = Max(gcount, 64);
+			s = s ? repalloc_huge(s, sizeof(pc_sample) * cap)
+				: palloc_extended(sizeof(pc_sample) * cap, MCXT_ALLOC_HUGE);
+		}
+		{
+			int64		prev_t = base;
+
+			for (uint64 k = 0; k < gcount; k++)
+			{
+				if (!get_uvarint(&p, end, &v) || end - p < 8)
+					elog(ERROR, "mimir head row is corrupt");
+				prev_t = (int64) ((uint64) prev_t + (uint64) unzz(v));
+				s[k].t = prev_t;
+				memcpy(&s[k].v, p, 8);
+				p += 8;
+			}
+		}
+		fn(arg, index, sid, s, (int) gcount);
+	}
+	if (p != end)
+		elog(ERROR, "mimir head row is corrupt");
+	if (s)
+		pfree(s);
+}
+
 /* Store one tenant's sorted entries as a head row. Caller is in SPI. */
 static void
 flush_tenant(BufEntry *e, int n)

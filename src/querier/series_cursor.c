@@ -51,7 +51,9 @@ struct MimirSeriesCursor
 				maxt;
 	int			n;
 	MimirSeriesRef *refs;
-	idmap_hash *ids;
+	MimirSeriesSet set;			/* the selected ids, for filtered reads */
+	int32	   *slot;			/* id -> index over [set.lo, set.hi], or NULL */
+	idmap_hash *ids;			/* id -> index when the ids are too sparse */
 	SampleBuf  *head;			/* per series, NULL if the head has nothing */
 	int64		head_held;
 	int			batch_first;	/* series [batch_first, batch_first+batch_n) */
@@ -76,36 +78,89 @@ buf_reserve(MemoryContext cxt, SampleBuf *b, int more)
 		: MemoryContextAllocHuge(cxt, sizeof(pc_sample) * b->cap);
 }
 
-static int
+static inline int
 index_of(MimirSeriesCursor *c, int64 id)
 {
-	IdEntry    *e = idmap_lookup(c->ids, id);
+	IdEntry    *e;
 
+	if (id < c->set.lo || id > c->set.hi)
+		return -1;
+	if (c->slot)
+		return c->slot[id - c->set.lo];
+	e = idmap_lookup(c->ids, id);
 	return e ? e->index : -1;
 }
 
+static int32
+lookup_index(void *arg, int64 id)
+{
+	return index_of((MimirSeriesCursor *) arg, id);
+}
+
+/*
+ * The id -> index map of the selected series: an array over the ids' range
+ * when that is not much larger than the selection (a tenant's series ids
+ * are mostly contiguous), a hash table otherwise.
+ */
 static void
-on_head_rows(void *arg, int n, int64 *series, pc_sample *s)
+build_index(MimirSeriesCursor *c)
+{
+	int64		lo = PG_INT64_MAX,
+				hi = PG_INT64_MIN;
+
+	c->set.arg = c;
+	c->set.lookup = lookup_index;
+	if (c->n == 0)
+	{
+		c->set.lo = 1;
+		c->set.hi = 0;
+		return;
+	}
+	for (int i = 0; i < c->n; i++)
+	{
+		lo = Min(lo, c->refs[i].id);
+		hi = Max(hi, c->refs[i].id);
+	}
+	c->set.lo = lo;
+	c->set.hi = hi;
+	if ((uint64) (hi - lo) < Max((uint64) 1 << 20, (uint64) c->n * 16))
+	{
+		int64		range = hi - lo + 1;
+
+		c->slot = MemoryContextAllocHuge(c->cxt, sizeof(int32) * range);
+		memset(c->slot, 0xff, sizeof(int32) * range);
+		for (int i = 0; i < c->n; i++)
+			c->slot[c->refs[i].id - lo] = i;
+		c->set.slot = c->slot;
+		return;
+	}
+	c->ids = idmap_create(c->cxt, Max(c->n, 16), NULL);
+	for (int i = 0; i < c->n; i++)
+	{
+		bool		found;
+		IdEntry    *e = idmap_insert(c->ids, c->refs[i].id, &found);
+
+		e->index = i;
+	}
+}
+
+/* One selected series' samples of a head row. */
+static void
+on_head_series(void *arg, int index, int64 series, const pc_sample *s, int n)
 {
 	MimirSeriesCursor *c = arg;
+	SampleBuf  *b;
+	int			before;
 
+	if (c->head == NULL)
+		c->head = MemoryContextAllocZero(c->cxt, sizeof(SampleBuf) * c->n);
+	b = &c->head[index];
+	buf_reserve(c->cxt, b, n);
+	before = b->n;
 	for (int i = 0; i < n; i++)
-	{
-		int			idx;
-		SampleBuf  *b;
-
-		if (s[i].t < c->mint || s[i].t > c->maxt)
-			continue;
-		idx = index_of(c, series[i]);
-		if (idx < 0)
-			continue;
-		if (c->head == NULL)
-			c->head = MemoryContextAllocZero(c->cxt, sizeof(SampleBuf) * c->n);
-		b = &c->head[idx];
-		buf_reserve(c->cxt, b, 1);
-		b->s[b->n++] = s[i];
-		c->head_held++;
-	}
+		if (s[i].t >= c->mint && s[i].t <= c->maxt)
+			b->s[b->n++] = s[i];
+	c->head_held += b->n - before;
 }
 
 MimirSeriesCursor *
@@ -131,18 +186,12 @@ mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
 		c->refs = mimir_select_series(tenant_id, matchers, &c->n);
 		MemoryContextSwitchTo(cxt);
 	}
-	c->ids = idmap_create(cxt, Max(c->n, 16), NULL);
-	for (int i = 0; i < c->n; i++)
-	{
-		bool		found;
-		IdEntry    *e = idmap_insert(c->ids, c->refs[i].id, &found);
-
-		e->index = i;
-	}
+	build_index(c);
 	if (c->n > 0)
 	{
+		/* head rows hold every series of a batch: decode only ours */
 		mimir_spi_connect();
-		mimir_scan_head(tenant_id, mint, maxt, on_head_rows, c);
+		mimir_scan_head_select(tenant_id, mint, maxt, &c->set, on_head_series, c);
 		mimir_spi_finish();
 	}
 	MemoryContextSwitchTo(old);

@@ -163,3 +163,43 @@ mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 	}
 	SPI_cursor_close(portal);
 }
+
+/*
+ * Head rows of the tenant overlapping [mint, maxt], oldest first, decoding
+ * only the series in set (see mimir_head_decode_select). Caller is
+ * connected to SPI.
+ */
+void
+mimir_scan_head_select(int32 tenant_id, int64 mint, int64 maxt, const MimirSeriesSet *set,
+					   void (*fn) (void *arg, int index, int64 series, const pc_sample *s, int n),
+					   void *arg)
+{
+	Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+	Datum		args[3] = {Int32GetDatum(tenant_id), Int64GetDatum(mint), Int64GetDatum(maxt)};
+	Portal		portal;
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT data FROM mimir.head WHERE tenant_id = $1 "
+									   "AND maxt >= $2 AND mint <= $3 ORDER BY id",
+									   3, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 64);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			bytea	   *data = DatumGetByteaPP(d);
+
+			CHECK_FOR_INTERRUPTS();
+			mimir_head_decode_select(data, set, fn, arg);
+			/* rows are large: do not keep every detoasted copy until SPI_finish */
+			if ((Pointer) data != DatumGetPointer(d))
+				pfree(data);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
