@@ -157,6 +157,14 @@ extern void mimir_scan_head_select(int32 tenant_id, int64 mint, int64 maxt, cons
 								   void (*fn) (void *arg, int index, int64 series,
 											   const pc_sample *s, int n),
 								   void *arg);
+/* Direct chunk reads of a set of series (chunk_store.c). */
+typedef struct MimirChunkScan MimirChunkScan;
+extern MimirChunkScan *mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids,
+											  int nindex, int64 mint, int64 maxt);
+extern void mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
+								  void (*fn) (void *arg, int index, const uint8 *data, size_t len),
+								  void *arg);
+extern void mimir_chunk_scan_end(MimirChunkScan *cs);
 extern int	mimir_cut_head_internal(int max_rows);
 extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 
