@@ -165,6 +165,12 @@ api_format_float_n(char *buf, double v)
 	}
 	len = double_to_shortest_decimal_bufn(v, r);
 	r[len] = '\0';
+	/* Ryu's positional form is already Go's; only its exponent form needs work */
+	if (memchr(r, 'e', len) == NULL)
+	{
+		memcpy(buf, r, len + 1);
+		return len;
+	}
 	p = r;
 	if (*p == '-')
 	{
