@@ -75,6 +75,7 @@ extern List *mimir_parse_selector(const char *text);
 extern MimirMatcher *mimir_make_matcher(MimirMatchOp op, const char *name,
 										const char *value);
 extern bool mimir_matcher_matches(MimirMatcher *m, const char *value);
+extern char *mimir_re2_anchored(const char *re, List **group_names);
 extern bool mimir_matcher_matches_empty(MimirMatcher *m);
 extern const char *mimir_match_op_str(MimirMatchOp op);
 extern char *mimir_labelset_to_text(const MimirLabelSet *ls);
