@@ -353,7 +353,8 @@ api_format_query(ApiRequest *req, ApiResponse *resp)
 	PqNode	   *n = parse_query_param(req, &q, NULL);
 
 	api_success_begin(resp);
-	json_string(&resp->body, promql_to_string(n));
+	/* Prometheus answers with the parser's Pretty(0) */
+	json_string(&resp->body, promql_pretty(n));
 	api_success_end(resp, NIL, NIL);
 }
 
