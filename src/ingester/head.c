@@ -17,6 +17,8 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -372,6 +374,23 @@ mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
 			/* step over: a varint time delta and 8 value bytes per sample */
 			for (uint64 k = 0; k < gcount; k++)
 			{
+				uint64		w,
+							stops;
+
+				if (end - p >= 17)
+				{
+					/* the varint's length from its first 8 bytes at once */
+					memcpy(&w, p, 8);
+					stops = ~w & UINT64CONST(0x8080808080808080);
+					if (stops != 0)
+					{
+#ifdef WORDS_BIGENDIAN
+						stops = pg_bswap64(stops);
+#endif
+						p += (pg_rightmost_one_pos64(stops) >> 3) + 1 + 8;
+						continue;
+					}
+				}
 				while (p < end && (*p & 0x80))
 					p++;
 				p += 9;

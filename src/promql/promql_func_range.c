@@ -25,6 +25,8 @@ typedef struct RangeCall
 	bool		warned_name;
 	int		   *resets;			/* rate/increase: reset positions of a series */
 	int			resets_cap;
+	int		   *deque;			/* max/min_over_time: the window's candidates */
+	int			deque_cap;
 } RangeCall;
 
 /* ---- kernels: return false when the step has no output ---- */
@@ -419,6 +421,20 @@ apply(RangeCall *rc, PqEval *ev, int k, const PqPoint *p, int n, double *out)
 	return false;
 }
 
+/*
+ * For max_over_time (min: mirrored): does value a win over b? NaN loses to
+ * any number, as in Prometheus, where a NaN maximum is replaced by the
+ * next value and a NaN never replaces one; between equal values the
+ * earlier one stays.
+ */
+static inline bool
+extremum_beats(double a, double b, bool max)
+{
+	if (isnan(b))
+		return !isnan(a);
+	return max ? a > b : a < b;
+}
+
 static bool
 counter_like(const char *name)
 {
@@ -447,6 +463,11 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 	int			nresets = 0,
 				rlo = 0,
 				rhi = 0;
+	bool		extremum = (rc->fn == PQ_FN_MAX_OVER_TIME || rc->fn == PQ_FN_MIN_OVER_TIME);
+	bool		want_max = (rc->fn == PQ_FN_MAX_OVER_TIME);
+	int			dq_head = 0,
+				dq_tail = 0,
+				pushed = 0;
 
 	if (n == 0)
 		return;
@@ -462,6 +483,12 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 		for (int i = 1; i < n; i++)
 			if (p[i].v < p[i - 1].v)
 				rc->resets[nresets++] = i;
+	}
+	if (extremum && rc->deque_cap < n)
+	{
+		rc->deque_cap = Max(n, 2 * rc->deque_cap);
+		rc->deque = rc->deque ? repalloc_huge(rc->deque, sizeof(int) * rc->deque_cap)
+			: palloc_extended(sizeof(int) * rc->deque_cap, MCXT_ALLOC_HUGE);
 	}
 	for (int k = 0; k < ev->n; k++)
 	{
@@ -490,6 +517,26 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 				rhi++;
 			ok = extrapolated_rate(p + lo, hi - lo, ref - rc->range, ref, rc->range, true,
 								   rc->fn == PQ_FN_RATE, p, rc->resets + rlo, rhi - rlo, &v);
+		}
+		else if (extremum)
+		{
+			/*
+			 * Sliding windows: a deque of the candidates, best first, so
+			 * each point is pushed and popped once however much the
+			 * windows overlap.
+			 */
+			int		   *dq = rc->deque;
+
+			for (; pushed < hi; pushed++)
+			{
+				while (dq_tail > dq_head && extremum_beats(p[pushed].v, p[dq[dq_tail - 1]].v, want_max))
+					dq_tail--;
+				dq[dq_tail++] = pushed;
+			}
+			while (dq_head < dq_tail && dq[dq_head] < lo)
+				dq_head++;
+			v = p[dq[dq_head]].v;
+			ok = true;
 		}
 		else
 			ok = apply(rc, ev, k, p + lo, hi - lo, &v);
