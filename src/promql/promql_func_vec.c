@@ -773,6 +773,30 @@ bucket_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A bucket series' place: its group, upper bound and input position. */
+typedef struct HqOrder
+{
+	int			group;
+	double		ub;
+	int			series;
+} HqOrder;
+
+static int
+hqorder_cmp(const void *a, const void *b)
+{
+	const HqOrder *x = a,
+			   *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	/* as bucket_cmp: a NaN bound sorts with anything */
+	if (x->ub < y->ub)
+		return -1;
+	if (x->ub > y->ub)
+		return 1;
+	return x->series < y->series ? -1 : x->series > y->series;
+}
+
 /* Prometheus' bucketQuantile; *forced: monotonicity had to be fixed. */
 static double
 bucket_quantile(double q, Bucket *b, int n, bool *forced)
@@ -884,8 +908,10 @@ eval_histogram_quantile(PqEval *ev, const PqNode *n, PqSink *sink)
 	StringInfoData key;
 	PqOut	   *out;
 	Bucket	   *buckets;
-	int		   *nb;
-	Bucket	  **gb;
+	HqOrder    *order;
+	int			norder;
+	int		   *gstart;
+	int		   *gidx;
 
 	pq_eval_vector_collect(ev, varg, &v);
 	group = palloc(sizeof(int) * Max(v.n, 1));
@@ -936,48 +962,60 @@ eval_histogram_quantile(PqEval *ev, const PqNode *n, PqSink *sink)
 		}
 	out = pq_out_new(ev);
 	buckets = palloc(sizeof(Bucket) * Max(v.n, 1));
-	nb = palloc0(sizeof(int) * Max(ngroups, 1));
-	gb = palloc(sizeof(Bucket *) * Max(ngroups, 1));
+	/*
+	 * The series in group order, each group's by upper bound (equal bounds
+	 * in input order, as Go's sort of a few buckets leaves them): every
+	 * step then finds its groups' buckets laid out and already sorted.
+	 */
+	order = palloc(sizeof(HqOrder) * Max(v.n, 1));
+	norder = 0;
+	for (int i = 0; i < v.n; i++)
+		if (group[i] >= 0)
+		{
+			order[norder].group = group[i];
+			order[norder].ub = ub[i];
+			order[norder].series = i;
+			norder++;
+		}
+	qsort(order, norder, sizeof(HqOrder), hqorder_cmp);
+	gstart = palloc0(sizeof(int) * (ngroups + 1));
+	for (int j = 0; j < norder; j++)
+		gstart[order[j].group + 1]++;
+	for (int g = 0; g < ngroups; g++)
+		gstart[g + 1] += gstart[g];
+	gidx = palloc(sizeof(int) * Max(ngroups, 1));
+	for (int g = 0; g < ngroups; g++)
+		gidx[g] = -1;
 	for (int k = 0; k < ev->n; k++)
 	{
-		int			pos = 0;
-
 		pq_check_interrupts(ev->q);
-		/* lay out each group's buckets contiguously, in input order */
-		memset(nb, 0, sizeof(int) * Max(ngroups, 1));
-		for (int i = 0; i < v.n; i++)
-			if (group[i] >= 0 && v.s[i]->ok[k])
-				nb[group[i]]++;
-		for (int g = 0; g < ngroups; g++)
-		{
-			gb[g] = buckets + pos;
-			pos += nb[g];
-			nb[g] = 0;
-		}
-		for (int i = 0; i < v.n; i++)
-			if (group[i] >= 0 && v.s[i]->ok[k])
-			{
-				int			g = group[i];
-
-				gb[g][nb[g]].ub = ub[i];
-				gb[g][nb[g]].count = v.s[i]->v[k];
-				nb[g]++;
-			}
 		for (int g = 0; g < ngroups; g++)
 		{
 			bool		forced;
 			double		r;
-			int			idx;
+			int			nbk = 0;
 
-			if (nb[g] == 0)
+			for (int j = gstart[g]; j < gstart[g + 1]; j++)
+			{
+				PqSer	   *sv = v.s[order[j].series];
+
+				if (!sv->ok[k])
+					continue;
+				buckets[nbk].ub = order[j].ub;
+				buckets[nbk].count = sv->v[k];
+				nbk++;
+			}
+			if (nbk == 0)
 				continue;
-			r = bucket_quantile(q[k], gb[g], nb[g], &forced);
+			r = bucket_quantile(q[k], buckets, nbk, &forced);
 			if (forced)
 				pq_warn(ev, true, varg,
 						"input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
 						gname[g]);
-			idx = pq_out_series(out, &glabels[g], false, true);
-			pq_out_set(out, idx, k, r);
+			/* a group's output series is the same at every step of a range query */
+			if (gidx[g] < 0 || !pq_out_keyed(out))
+				gidx[g] = pq_out_series(out, &glabels[g], false, true);
+			pq_out_set(out, gidx[g], k, r);
 		}
 	}
 	pq_vec_free(ev, &v);
