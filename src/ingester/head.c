@@ -362,8 +362,16 @@ mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
 		uint64		gcount;
 		int			index = -1;
 
-		if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount) ||
-			gcount == 0 || gcount > cnt - out)
+		/* a group's header: two varints, nearly always a byte each */
+		if (end - p >= 2 && (p[0] | p[1]) < 0x80)
+		{
+			v = p[0];
+			gcount = p[1];
+			p += 2;
+		}
+		else if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount))
+			elog(ERROR, "mimir head row is corrupt");
+		if (gcount == 0 || gcount > cnt - out)
 			elog(ERROR, "mimir head row is corrupt");
 		sid = (int64) ((uint64) sid + (uint64) unzz(v));
 		out += gcount;
