@@ -75,6 +75,7 @@ extern List *mimir_parse_selector(const char *text);
 extern MimirMatcher *mimir_make_matcher(MimirMatchOp op, const char *name,
 										const char *value);
 extern bool mimir_matcher_matches(MimirMatcher *m, const char *value);
+extern char *mimir_re2_anchored(const char *re, List **group_names);
 extern bool mimir_matcher_matches_empty(MimirMatcher *m);
 extern const char *mimir_match_op_str(MimirMatchOp op);
 extern char *mimir_labelset_to_text(const MimirLabelSet *ls);
@@ -123,6 +124,20 @@ extern char *mimir_series_text(int64 series_id);
 extern Datum mimir_int4_array(const int32 *ids, int n);
 extern Datum mimir_int8_array(const int64 *ids, int n);
 
+/*
+ * A set of series ids for reads that select: members lie in [lo, hi]; slot
+ * (hi - lo + 1 entries) gives the reader's index of each id there, or -1
+ * for non-members; without slot, lookup does the same.
+ */
+typedef struct MimirSeriesSet
+{
+	int64		lo;
+	int64		hi;
+	const int32 *slot;
+	int32		(*lookup) (void *arg, int64 series);
+	void	   *arg;
+} MimirSeriesSet;
+
 /* chunk_store.c / series_read.c */
 typedef struct MimirSeriesData
 {
@@ -140,6 +155,18 @@ extern void mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int6
 							  void (*fn) (void *arg, int64 series_id, bytea *chunk), void *arg);
 extern void mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 							void (*fn) (void *arg, int n, int64 *series, pc_sample *s), void *arg);
+extern void mimir_scan_head_select(int32 tenant_id, int64 mint, int64 maxt, const MimirSeriesSet *set,
+								   void (*fn) (void *arg, int index, int64 series,
+											   const pc_sample *s, int n),
+								   void *arg);
+/* Direct chunk reads of a set of series (chunk_store.c). */
+typedef struct MimirChunkScan MimirChunkScan;
+extern MimirChunkScan *mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids,
+											  int nindex, int64 mint, int64 maxt);
+extern void mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
+								  void (*fn) (void *arg, int index, const uint8 *data, size_t len),
+								  void *arg);
+extern void mimir_chunk_scan_end(MimirChunkScan *cs);
 extern int	mimir_cut_head_internal(int max_rows);
 extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 
@@ -147,6 +174,10 @@ extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 extern void mimir_head_flush(void);
 extern void mimir_head_install_hooks(void);
 extern void mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples);
+extern void mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
+									 void (*fn) (void *arg, int index, int64 series,
+												 const pc_sample *s, int n),
+									 void *arg);
 extern bytea *mimir_head_encode(const int64 *series, const pc_sample *s, int n);
 extern void mimir_head_append(int32 tenant, int64 series, const SeriesKey *key, int64 t, double v);
 

@@ -73,6 +73,9 @@ extern void api_add_header(ApiResponse *resp, const char *name, const char *valu
 extern bool api_route_exists(const char *path);
 
 /* api_json.c */
+/* Go's FormatFloat(v, 'f', -1, 64): longest output (5e-324) is 327 bytes */
+#define API_FLOAT_BUFLEN 400
+extern int	api_format_float_n(char *buf, double v);
 extern void api_format_float(char *buf, size_t len, double v);
 extern void api_format_go_duration(char *buf, size_t len, int64 ms);
 extern void json_string(StringInfo s, const char *str);

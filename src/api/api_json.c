@@ -11,17 +11,18 @@
 #include <float.h>
 #include <math.h>
 
+#include "common/shortest_dec.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 /*
- * Shortest decimal that reads back as v, laid out without an exponent.
- * The shortest precision is found by trying 1..17 significant digits; at a
- * given precision printf's correctly rounded digits are the closest
- * candidate, so the first precision that round-trips gives Go's digits.
+ * The shortest digits by search: at a given precision printf's correctly
+ * rounded digits are the closest candidate, so the first precision that
+ * round-trips gives Go's digits. Slow (used only where Ryu below may not
+ * give the shortest).
  */
-void
-api_format_float(char *buf, size_t len, double v)
+static void
+format_float_search(char *buf, size_t len, double v)
 {
 	char		e[40];
 	char		digits[24];
@@ -104,6 +105,135 @@ api_format_float(char *buf, size_t len, double v)
 	pfree(s.data);
 }
 
+/*
+ * Shortest decimal that reads back as v, laid out without an exponent, as
+ * Go's strconv.FormatFloat(v, 'f', -1, 64). The digits come from
+ * PostgreSQL's Ryu (common/shortest_dec.h): the shortest digit string that
+ * round-trips, the one closest to v when several do, which is also what
+ * Go's shortest formatting picks. Ryu writes them either positionally or
+ * with an exponent; both are re-laid out positionally here.
+ * buf must hold API_FLOAT_BUFLEN bytes; returns the length written.
+ */
+int
+api_format_float_n(char *buf, double v)
+{
+	char		r[DOUBLE_SHORTEST_DECIMAL_LEN + 1];
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+	int			nd = 0,
+				before = -1,	/* digits before Ryu's decimal point */
+				exp10 = 0,
+				pointpos,
+				lead = 0,
+				len;
+	char	   *p,
+			   *o = buf;
+
+	if (isnan(v))
+	{
+		memcpy(buf, "NaN", 4);
+		return 3;
+	}
+	if (isinf(v))
+	{
+		memcpy(buf, v > 0 ? "+Inf" : "-Inf", 5);
+		return 4;
+	}
+	if (v == 0)
+	{
+		if (signbit(v))
+		{
+			memcpy(buf, "-0", 3);
+			return 2;
+		}
+		memcpy(buf, "0", 2);
+		return 1;
+	}
+	/* integers print as such (the common case for counters and gauges) */
+	if (fabs(v) < 1e15 && v == rint(v))
+		return pg_lltoa((int64) v, buf);
+
+	/*
+	 * PostgreSQL's Ryu never picks a decimal lying exactly on the boundary
+	 * of v's rounding interval, where Go's does when v's mantissa is even.
+	 * Such a boundary can only be a short decimal when it is an integer,
+	 * i.e. from 2^53 up: search there.
+	 */
+	if (fabs(v) >= 9007199254740992.0)
+	{
+		format_float_search(buf, API_FLOAT_BUFLEN, v);
+		return (int) strlen(buf);
+	}
+	len = double_to_shortest_decimal_bufn(v, r);
+	r[len] = '\0';
+	/* Ryu's positional form is already Go's; only its exponent form needs work */
+	if (memchr(r, 'e', len) == NULL)
+	{
+		memcpy(buf, r, len + 1);
+		return len;
+	}
+	p = r;
+	if (*p == '-')
+	{
+		*o++ = '-';
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+	{
+		if (*p == '.')
+			before = nd;
+		else
+			digits[nd++] = *p;
+	}
+	if (*p == 'e')
+		exp10 = atoi(p + 1);
+	if (before < 0)
+		before = nd;
+	pointpos = before + exp10;	/* digits before the decimal point */
+	/* "0.000123": leading zeros only move the point */
+	while (lead < nd - 1 && digits[lead] == '0')
+	{
+		lead++;
+		pointpos--;
+	}
+	while (nd > lead + 1 && digits[nd - 1] == '0')
+		nd--;
+	if (pointpos <= 0)
+	{
+		*o++ = '0';
+		*o++ = '.';
+		memset(o, '0', -pointpos);
+		o += -pointpos;
+		memcpy(o, digits + lead, nd - lead);
+		o += nd - lead;
+	}
+	else if (pointpos >= nd - lead)
+	{
+		memcpy(o, digits + lead, nd - lead);
+		o += nd - lead;
+		memset(o, '0', pointpos - (nd - lead));
+		o += pointpos - (nd - lead);
+	}
+	else
+	{
+		memcpy(o, digits + lead, pointpos);
+		o += pointpos;
+		*o++ = '.';
+		memcpy(o, digits + lead + pointpos, nd - lead - pointpos);
+		o += nd - lead - pointpos;
+	}
+	*o = '\0';
+	return (int) (o - buf);
+}
+
+void
+api_format_float(char *buf, size_t len, double v)
+{
+	char		tmp[API_FLOAT_BUFLEN];
+
+	api_format_float_n(tmp, v);
+	strlcpy(buf, tmp, len);
+}
+
 /* Go's time.Duration.String() for a whole number of milliseconds. */
 void
 api_format_go_duration(char *buf, size_t len, int64 ms)
@@ -166,8 +296,18 @@ json_string_len(StringInfo s, const char *str, int len)
 	appendStringInfoChar(s, '"');
 	while (p < end)
 	{
-		unsigned char c = *p;
+		unsigned char c;
+		const unsigned char *run = p;
 
+		/* runs of characters that need no escaping go in one copy */
+		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\' &&
+			   *p != '<' && *p != '>' && *p != '&')
+			p++;
+		if (p > run)
+			appendBinaryStringInfo(s, (const char *) run, p - run);
+		if (p >= end)
+			break;
+		c = *p;
 		if (c < 0x80)
 		{
 			switch (c)
@@ -230,12 +370,14 @@ json_string(StringInfo s, const char *str)
 void
 json_float(StringInfo s, double v)
 {
-	char		buf[400];
+	int			n;
 
-	api_format_float(buf, sizeof(buf), v);
-	appendStringInfoChar(s, '"');
-	appendStringInfoString(s, buf);
-	appendStringInfoChar(s, '"');
+	enlargeStringInfo(s, API_FLOAT_BUFLEN + 2);
+	s->data[s->len] = '"';
+	n = api_format_float_n(s->data + s->len + 1, v);
+	s->data[s->len + 1 + n] = '"';
+	s->len += n + 2;
+	s->data[s->len] = '\0';
 }
 
 /* Seconds with up to three decimals, as Prometheus' jsonutil.MarshalTimestamp. */

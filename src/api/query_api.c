@@ -7,6 +7,8 @@
 #include "api/api.h"
 
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "promql/promql.h"
 
@@ -79,12 +81,49 @@ write_point(StringInfo s, int64 t, double v)
 	appendStringInfoChar(s, ']');
 }
 
-/* "result":[...] of a matrix; series without points are left out. */
+/* Seconds with up to three decimals (as json_timestamp) into buf; returns the length. */
+static inline int
+put_timestamp(char *buf, int64 ms)
+{
+	char	   *o = buf;
+	uint64		u;
+	int			frac;
+
+	if (ms < 0)
+	{
+		*o++ = '-';
+		u = (uint64) (-(ms + 1)) + 1;
+	}
+	else
+		u = (uint64) ms;
+	o += pg_ulltoa_n(u / 1000, o);
+	frac = (int) (u % 1000);
+	if (frac != 0)
+	{
+		o[0] = '.';
+		o[1] = '0' + frac / 100;
+		o[2] = '0' + (frac / 10) % 10;
+		o[3] = '0' + frac % 10;
+		o += 4;
+	}
+	return (int) (o - buf);
+}
+
+/*
+ * "result":[...] of a matrix; series without points are left out. Points
+ * are the bulk of a range query's answer: each is written straight into the
+ * buffer, which grows ahead of them.
+ */
 void
 api_write_matrix_result(StringInfo s, PqResult *res)
 {
 	bool		first = true;
+	int64		estimate = 0;
 
+	/* one allocation for the whole answer rather than doubling up to it */
+	for (int i = 0; i < res->nseries; i++)
+		estimate += (int64) res->series[i].npoints * 30 + 200;
+	enlargeStringInfo(s, (int) Min(estimate, MaxAllocSize / 4));
 	appendStringInfoChar(s, '[');
 	for (int i = 0; i < res->nseries; i++)
 	{
@@ -100,12 +139,26 @@ api_write_matrix_result(StringInfo s, PqResult *res)
 		appendStringInfoString(s, ",\"values\":[");
 		for (int j = 0; j < ser->npoints; j++)
 		{
+			char	   *o;
+
+			/* '[' ts ',"' float '"]' ',' */
+			if (s->maxlen - s->len < API_FLOAT_BUFLEN + 40)
+				enlargeStringInfo(s, API_FLOAT_BUFLEN + 40);
+			o = s->data + s->len;
 			if (j > 0)
-				appendStringInfoChar(s, ',');
-			write_point(s, ser->points[j].t, ser->points[j].v);
+				*o++ = ',';
+			*o++ = '[';
+			o += put_timestamp(o, ser->points[j].t);
+			*o++ = ',';
+			*o++ = '"';
+			o += api_format_float_n(o, ser->points[j].v);
+			*o++ = '"';
+			*o++ = ']';
+			s->len = (int) (o - s->data);
 			if ((j & 4095) == 4095)
 				CHECK_FOR_INTERRUPTS();
 		}
+		s->data[s->len] = '\0';
 		appendStringInfoString(s, "]}");
 	}
 	appendStringInfoChar(s, ']');
@@ -300,7 +353,8 @@ api_format_query(ApiRequest *req, ApiResponse *resp)
 	PqNode	   *n = parse_query_param(req, &q, NULL);
 
 	api_success_begin(resp);
-	json_string(&resp->body, promql_to_string(n));
+	/* Prometheus answers with the parser's Pretty(0) */
+	json_string(&resp->body, promql_pretty(n));
 	api_success_end(resp, NIL, NIL);
 }
 

@@ -19,6 +19,8 @@
  */
 #include "api/api.h"
 
+#include <malloc.h>
+
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -47,7 +49,8 @@ int			mimir_query_workers = 4;
 int			mimir_query_queue_timeout_ms = 30000;
 
 #define QUERY_MAGIC		0x4d51504c	/* "MQPL" */
-#define QUERY_MQ_SIZE	(256 * 1024)
+/* large answers (range queries) pass in a few rounds */
+#define QUERY_MQ_SIZE	(2 * 1024 * 1024)
 
 typedef enum SlotState
 {
@@ -343,8 +346,9 @@ deserialize_request(const char *buf, Size len, ApiRequest *req)
 	req->body_len = blen;
 }
 
+/* Everything of a response but the body's bytes, which follow it on the wire. */
 static void
-serialize_response(StringInfo s, ApiResponse *resp)
+serialize_response_head(StringInfo s, ApiResponse *resp)
 {
 	put_u64(s, (uint64) resp->status);
 	put_str(s, resp->content_type ? resp->content_type : "application/json");
@@ -355,7 +359,6 @@ serialize_response(StringInfo s, ApiResponse *resp)
 		put_str(s, resp->hdr_value[i]);
 	}
 	put_u64(s, (uint64) resp->body.len);
-	appendBinaryStringInfo(s, resp->body.data, resp->body.len);
 }
 
 /* Content types handed to libmicrohttpd must outlive the job: keep a fixed set. */
@@ -763,9 +766,18 @@ serve_one(dsm_handle handle, MemoryContext cxt)
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	initStringInfo(&out);
-	serialize_response(&out, &resp);
-	/* blocks while the HTTP worker drains the queue; DETACHED if it is gone */
-	(void) shm_mq_send(mqh, out.len, out.data, false, true);
+	serialize_response_head(&out, &resp);
+	{
+		/* head and body go out as one message, without copying the body */
+		shm_mq_iovec iov[2];
+
+		iov[0].data = out.data;
+		iov[0].len = out.len;
+		iov[1].data = resp.body.data;
+		iov[1].len = resp.body.len;
+		/* blocks while the HTTP worker drains the queue; DETACHED if it is gone */
+		(void) shm_mq_sendv(mqh, iov, 2, false, true);
+	}
 	dsm_detach(seg);
 	MemoryContextSwitchTo(old);
 }
@@ -776,6 +788,15 @@ mimir_query_worker_main(Datum arg)
 	MemoryContext cxt;
 
 	my_slot = DatumGetInt32(arg);
+#ifdef M_TRIM_THRESHOLD
+	/*
+	 * Every query allocates and frees tens of megabytes (samples, results,
+	 * the answer): keep freed memory in the process for the next query
+	 * rather than returning it to the kernel and faulting it in again.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+#endif
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();

@@ -17,6 +17,8 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
@@ -326,6 +328,110 @@ mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
 	}
 	if (p != end)
 		elog(ERROR, "mimir head row is corrupt");
+}
+
+/*
+ * Decode only the series of a head row that `set` holds (readers select a
+ * few series out of every row): the samples of other series are stepped
+ * over without being decoded. fn gets each wanted series' samples of the
+ * row, in time order, in a buffer that is reused after it returns.
+ */
+void
+mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
+						 void (*fn) (void *arg, int index, int64 series, const pc_sample *s, int n),
+						 void *arg)
+{
+	const uint8 *p = (const uint8 *) VARDATA_ANY(data);
+	const uint8 *end = p + VARSIZE_ANY_EXHDR(data);
+	uint64		cnt,
+				v;
+	int64		base,
+				sid = 0;
+	uint64		out = 0;
+	pc_sample  *s = NULL;
+	uint64		cap = 0;
+
+	if (p >= end || *p != HEAD_FORMAT_V2)
+		elog(ERROR, "mimir head row has an unknown format");
+	p++;
+	if (!get_uvarint(&p, end, &cnt) || cnt > (uint64) (end - p) || !get_uvarint(&p, end, &v))
+		elog(ERROR, "mimir head row is corrupt");
+	base = unzz(v);
+	while (out < cnt)
+	{
+		uint64		gcount;
+		int			index = -1;
+
+		/* a group's header: two varints, nearly always a byte each */
+		if (end - p >= 2 && (p[0] | p[1]) < 0x80)
+		{
+			v = p[0];
+			gcount = p[1];
+			p += 2;
+		}
+		else if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount))
+			elog(ERROR, "mimir head row is corrupt");
+		if (gcount == 0 || gcount > cnt - out)
+			elog(ERROR, "mimir head row is corrupt");
+		sid = (int64) ((uint64) sid + (uint64) unzz(v));
+		out += gcount;
+		if (sid >= set->lo && sid <= set->hi)
+			index = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
+		if (index < 0)
+		{
+			/* step over: a varint time delta and 8 value bytes per sample */
+			for (uint64 k = 0; k < gcount; k++)
+			{
+				uint64		w,
+							stops;
+
+				if (end - p >= 17)
+				{
+					/* the varint's length from its first 8 bytes at once */
+					memcpy(&w, p, 8);
+					stops = ~w & UINT64CONST(0x8080808080808080);
+					if (stops != 0)
+					{
+#ifdef WORDS_BIGENDIAN
+						stops = pg_bswap64(stops);
+#endif
+						p += (pg_rightmost_one_pos64(stops) >> 3) + 1 + 8;
+						continue;
+					}
+				}
+				while (p < end && (*p & 0x80))
+					p++;
+				p += 9;
+				if (p > end)
+					elog(ERROR, "mimir head row is corrupt");
+			}
+			continue;
+		}
+		if (gcount > cap)
+		{
+			cap = Max(gcount, 64);
+			s = s ? repalloc_huge(s, sizeof(pc_sample) * cap)
+				: palloc_extended(sizeof(pc_sample) * cap, MCXT_ALLOC_HUGE);
+		}
+		{
+			int64		prev_t = base;
+
+			for (uint64 k = 0; k < gcount; k++)
+			{
+				if (!get_uvarint(&p, end, &v) || end - p < 8)
+					elog(ERROR, "mimir head row is corrupt");
+				prev_t = (int64) ((uint64) prev_t + (uint64) unzz(v));
+				s[k].t = prev_t;
+				memcpy(&s[k].v, p, 8);
+				p += 8;
+			}
+		}
+		fn(arg, index, sid, s, (int) gcount);
+	}
+	if (p != end)
+		elog(ERROR, "mimir head row is corrupt");
+	if (s)
+		pfree(s);
 }
 
 /* Store one tenant's sorted entries as a head row. Caller is in SPI. */

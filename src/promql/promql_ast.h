@@ -320,8 +320,10 @@ extern const char *pq_type_name(PqType t);	/* "scalar", "instant vector", ... */
 extern const char *pq_binop_name(PqBinOp op);	/* "+", "==", "and", ... */
 extern const char *pq_aggop_name(PqAggOp op);	/* "sum", "topk", ... */
 
-/* Printing, as Prometheus' String() (used by format_query and messages). */
+/* Printing, as Prometheus' String() (used in messages). */
 extern char *promql_to_string(const PqNode *n);
+/* As Prometheus' Prettify (format_query): String() up to 100 characters, else indented lines. */
+extern char *promql_pretty(const PqNode *n);
 
 /* Prometheus duration syntax (1h30m, 500ms); false if invalid. */
 extern bool pq_parse_duration(const char *s, int len, int64 *ms);

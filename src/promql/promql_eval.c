@@ -16,6 +16,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+/* Range functions read the storage's samples as points when they can. */
+StaticAssertDecl(sizeof(PqPoint) == sizeof(pc_sample) &&
+				 offsetof(PqPoint, t) == offsetof(pc_sample, t) &&
+				 offsetof(PqPoint, v) == offsetof(pc_sample, v),
+				 "PqPoint and pc_sample must have the same layout");
+
 /* Default subquery resolution when none is given (Prometheus' evaluation interval). */
 #define PQ_DEFAULT_SUBQUERY_STEP	60000
 /* Prometheus' API refuses range queries with more points per series. */
@@ -639,13 +645,28 @@ pq_range_source(PqEval *ev, const PqNode *arg, PqRangeFn fn, void *fnarg,
 		for (int i = 0; i < nser; i++)
 		{
 			int			ns,
-						n = 0;
+						n = 0,
+						first_stale = -1;
 			const pc_sample *s = cursor_samples(ev, c, i, &ns, &held);
 
 			pq_check_interrupts(q);
 			if (ns == 0)
 				continue;
 			q->total_samples += ns;
+			for (int k = 0; k < ns; k++)
+				if (mimir_is_stale(s[k].v))
+				{
+					first_stale = k;
+					break;
+				}
+			if (first_stale < 0)
+			{
+				/* no staleness markers: the storage's samples are the points */
+				pq_account(ev, ns);
+				fn(ev, fnarg, mimir_cursor_labels(c, i), (const PqPoint *) s, ns);
+				pq_account(ev, -ns);
+				continue;
+			}
 			if (ns > cap)
 			{
 				cap = Max(ns, cap * 2);

@@ -23,13 +23,24 @@ typedef struct RangeCall
 	bool	   *found;			/* absent_over_time: steps with data */
 	bool		complete;		/* absent_over_time: a series with every step */
 	bool		warned_name;
+	int		   *resets;			/* rate/increase: reset positions of a series */
+	int			resets_cap;
+	int		   *deque;			/* max/min_over_time: the window's candidates */
+	int			deque_cap;
 } RangeCall;
 
 /* ---- kernels: return false when the step has no output ---- */
 
+/*
+ * resets: when not NULL, the window's counter resets as positions in the
+ * series' points sp, found once for the whole series (see on_series), so
+ * that windows need not be scanned for them; the corrections are added in
+ * the same order either way.
+ */
 static bool
 extrapolated_rate(const PqPoint *p, int n, int64 range_start, int64 range_end,
-				  int64 range_ms, bool counter, bool is_rate, double *out)
+				  int64 range_ms, bool counter, bool is_rate,
+				  const PqPoint *sp, const int *resets, int nresets, double *out)
 {
 	double		result,
 				dur_start,
@@ -42,7 +53,12 @@ extrapolated_rate(const PqPoint *p, int n, int64 range_start, int64 range_end,
 	if (n < 2)
 		return false;
 	result = p[n - 1].v - p[0].v;
-	if (counter)
+	if (counter && resets)
+	{
+		for (int j = 0; j < nresets; j++)
+			result += sp[resets[j] - 1].v;
+	}
+	else if (counter)
 		for (int i = 1; i < n; i++)
 			if (p[i].v < p[i - 1].v)
 				result += p[i - 1].v;
@@ -289,11 +305,11 @@ apply(RangeCall *rc, PqEval *ev, int k, const PqPoint *p, int n, double *out)
 	switch (rc->fn)
 	{
 		case PQ_FN_RATE:
-			return extrapolated_rate(p, n, start, ref, rc->range, true, true, out);
+			return extrapolated_rate(p, n, start, ref, rc->range, true, true, NULL, NULL, 0, out);
 		case PQ_FN_INCREASE:
-			return extrapolated_rate(p, n, start, ref, rc->range, true, false, out);
+			return extrapolated_rate(p, n, start, ref, rc->range, true, false, NULL, NULL, 0, out);
 		case PQ_FN_DELTA:
-			return extrapolated_rate(p, n, start, ref, rc->range, false, false, out);
+			return extrapolated_rate(p, n, start, ref, rc->range, false, false, NULL, NULL, 0, out);
 		case PQ_FN_IRATE:
 			return instant_value(p, n, true, out);
 		case PQ_FN_IDELTA:
@@ -405,6 +421,20 @@ apply(RangeCall *rc, PqEval *ev, int k, const PqPoint *p, int n, double *out)
 	return false;
 }
 
+/*
+ * For max_over_time (min: mirrored): does value a win over b? NaN loses to
+ * any number, as in Prometheus, where a NaN maximum is replaced by the
+ * next value and a NaN never replaces one; between equal values the
+ * earlier one stays.
+ */
+static inline bool
+extremum_beats(double a, double b, bool max)
+{
+	if (isnan(b))
+		return !isnan(a);
+	return max ? a > b : a < b;
+}
+
 static bool
 counter_like(const char *name)
 {
@@ -429,12 +459,42 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 	int			lo = 0,
 				hi = 0;
 
+	bool		counter = (rc->fn == PQ_FN_RATE || rc->fn == PQ_FN_INCREASE);
+	int			nresets = 0,
+				rlo = 0,
+				rhi = 0;
+	bool		extremum = (rc->fn == PQ_FN_MAX_OVER_TIME || rc->fn == PQ_FN_MIN_OVER_TIME);
+	bool		want_max = (rc->fn == PQ_FN_MAX_OVER_TIME);
+	int			dq_head = 0,
+				dq_tail = 0,
+				pushed = 0;
+
 	if (n == 0)
 		return;
+	if (counter)
+	{
+		/* where the counter resets, once for all the windows */
+		if (rc->resets_cap < n)
+		{
+			rc->resets_cap = Max(n, 2 * rc->resets_cap);
+			rc->resets = rc->resets ? repalloc_huge(rc->resets, sizeof(int) * rc->resets_cap)
+				: palloc_extended(sizeof(int) * rc->resets_cap, MCXT_ALLOC_HUGE);
+		}
+		for (int i = 1; i < n; i++)
+			if (p[i].v < p[i - 1].v)
+				rc->resets[nresets++] = i;
+	}
+	if (extremum && rc->deque_cap < n)
+	{
+		rc->deque_cap = Max(n, 2 * rc->deque_cap);
+		rc->deque = rc->deque ? repalloc_huge(rc->deque, sizeof(int) * rc->deque_cap)
+			: palloc_extended(sizeof(int) * rc->deque_cap, MCXT_ALLOC_HUGE);
+	}
 	for (int k = 0; k < ev->n; k++)
 	{
 		int64		ref = rc->ref[k];
 		double		v;
+		bool		ok;
 
 		if ((k & 65535) == 65535)
 			pq_check_interrupts(ev->q);
@@ -446,7 +506,41 @@ on_series(PqEval *ev, void *arg, const MimirLabelSet *ls, const PqPoint *p, int 
 			hi++;
 		if (hi <= lo)
 			continue;
-		if (!apply(rc, ev, k, p + lo, hi - lo, &v))
+		if (counter)
+		{
+			/* resets inside the window: positions in (lo, hi) */
+			while (rlo < nresets && rc->resets[rlo] <= lo)
+				rlo++;
+			if (rhi < rlo)
+				rhi = rlo;
+			while (rhi < nresets && rc->resets[rhi] < hi)
+				rhi++;
+			ok = extrapolated_rate(p + lo, hi - lo, ref - rc->range, ref, rc->range, true,
+								   rc->fn == PQ_FN_RATE, p, rc->resets + rlo, rhi - rlo, &v);
+		}
+		else if (extremum)
+		{
+			/*
+			 * Sliding windows: a deque of the candidates, best first, so
+			 * each point is pushed and popped once however much the
+			 * windows overlap.
+			 */
+			int		   *dq = rc->deque;
+
+			for (; pushed < hi; pushed++)
+			{
+				while (dq_tail > dq_head && extremum_beats(p[pushed].v, p[dq[dq_tail - 1]].v, want_max))
+					dq_tail--;
+				dq[dq_tail++] = pushed;
+			}
+			while (dq_head < dq_tail && dq[dq_head] < lo)
+				dq_head++;
+			v = p[dq[dq_head]].v;
+			ok = true;
+		}
+		else
+			ok = apply(rc, ev, k, p + lo, hi - lo, &v);
+		if (!ok)
 			continue;
 		if (out == NULL)
 			out = pq_ser_new(ev, ls, true);

@@ -456,10 +456,14 @@ eval_sort(PqEval *ev, const PqNode *n, PqSink *sink)
 
 /* ---- label_replace / label_join ---- */
 
-/* Go's regexp.Expand of template with the submatches of src. */
+/*
+ * Go's regexp.Expand of template with the submatches of src: $n / ${n} is
+ * group n, $name / ${name} the first group of that name that matched,
+ * anything else (out of range, unknown names, unmatched groups) nothing.
+ */
 static void
 expand_template(StringInfo out, const char *tmpl, const char *src,
-				const int *so, const int *eo, int nsub)
+				const int *so, const int *eo, int nsub, char **names)
 {
 	const char *p = tmpl;
 
@@ -511,62 +515,72 @@ expand_template(StringInfo out, const char *tmpl, const char *src,
 		}
 		if (name[0] == '0' && nlen > 1)
 			num = -1;
-		/* named groups are not supported by the regex engine: expand to "" */
+		if (num < 0)
+		{
+			for (int i = 1; i < nsub; i++)
+				if (names[i][0] != '\0' && strlen(names[i]) == (size_t) nlen &&
+					strncmp(names[i], name, nlen) == 0 && so[i] >= 0)
+				{
+					num = i;
+					break;
+				}
+		}
 		if (num >= 0 && num < nsub && so[num] >= 0)
 			appendBinaryStringInfo(out, src + so[num], eo[num] - so[num]);
 	}
 }
 
-/* Anchor a Go regex for PostgreSQL's engine (leading (?flags) hoisted). */
-static char *
-anchor(const char *re)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (re[0] == '(' && re[1] == '?' && re[2] != ':' && strchr(re, ')'))
-	{
-		const char *close = strchr(re, ')');
-		bool		flags_only = close > re + 2;
-
-		for (const char *q = re + 2; q < close; q++)
-			if (!strchr("ims", *q))
-				flags_only = false;
-		if (flags_only)
-		{
-			bool		any = false;
-
-			for (const char *q = re + 2; q < close; q++)
-				if (*q == 'i' || *q == 'm')
-				{
-					if (!any)
-						appendStringInfoString(&buf, "(?");
-					any = true;
-					appendStringInfoChar(&buf, *q == 'i' ? 'i' : 'n');
-				}
-			if (any)
-				appendStringInfoChar(&buf, ')');
-			re = close + 1;
-		}
-	}
-	appendStringInfo(&buf, "^(?:%s)$", re);
-	return buf.data;
-}
-
+/* A label_replace regex: RE2 syntax, anchored, through the matchers' translation. */
 typedef struct CompiledRe
 {
 	regex_t		re;
+	int			nsub;			/* groups, the whole match included */
+	char	  **names;			/* [nsub]: group names, "" when unnamed */
 } CompiledRe;
 
 static bool
 compile_re(CompiledRe *c, const char *regex)
 {
-	char	   *a = anchor(regex);
-	int			len = strlen(a);
-	pg_wchar   *w = palloc((len + 1) * sizeof(pg_wchar));
-	int			wlen = pg_mb2wchar_with_len(a, w, len);
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *groups = NIL;
+	char	   *a = NULL;
+	int			len;
+	pg_wchar   *w;
+	int			wlen;
+	ListCell   *lc;
+	int			i = 1;
 
-	return pg_regcomp(&c->re, w, wlen, REG_ADVANCED, C_COLLATION_OID) == REG_OKAY;
+	PG_TRY();
+	{
+		a = mimir_re2_anchored(regex, &groups);
+	}
+	PG_CATCH();
+	{
+		/* the translation refuses what RE2 would refuse: same message as the engine's */
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		a = NULL;
+	}
+	PG_END_TRY();
+	if (a == NULL)
+		return false;
+	len = strlen(a);
+	w = palloc((len + 1) * sizeof(pg_wchar));
+	wlen = pg_mb2wchar_with_len(a, w, len);
+	if (pg_regcomp(&c->re, w, wlen, REG_ADVANCED, C_COLLATION_OID) != REG_OKAY)
+		return false;
+	c->nsub = (int) c->re.re_nsub + 1;
+	c->names = palloc0(sizeof(char *) * c->nsub);
+	c->names[0] = "";
+	foreach(lc, groups)
+	{
+		if (i < c->nsub)
+			c->names[i] = lfirst(lc);
+		i++;
+	}
+	for (; i < c->nsub; i++)
+		c->names[i] = "";
+	return true;
 }
 
 /* Match; fills byte offsets of up to nsub submatches. */
@@ -672,7 +686,7 @@ eval_label_replace(PqEval *ev, const PqNode *n, PqSink *sink)
 		ereport(ERROR,
 				(errcode(PQ_ERR_EXEC),
 				 errmsg("invalid destination label name in label_replace(): %s", dst)));
-	nsub = (int) re.re.re_nsub + 1;
+	nsub = re.nsub;
 	so = palloc(sizeof(int) * nsub);
 	eo = palloc(sizeof(int) * nsub);
 	pq_eval_vector_collect(ev, linitial(n->u.call.args), &v);
@@ -688,7 +702,7 @@ eval_label_replace(PqEval *ev, const PqNode *n, PqSink *sink)
 			StringInfoData res;
 
 			initStringInfo(&res);
-			expand_template(&res, repl, sv, so, eo, nsub);
+			expand_template(&res, repl, sv, so, eo, nsub, re.names);
 			s->ls = pq_ls_set(&s->ls, pstrdup(dst), res.data);
 			if (strcmp(dst, "__name__") == 0)
 				s->drop_name = false;
@@ -757,6 +771,30 @@ bucket_cmp(const void *a, const void *b)
 				y = ((const Bucket *) b)->ub;
 
 	return x < y ? -1 : x > y;
+}
+
+/* A bucket series' place: its group, upper bound and input position. */
+typedef struct HqOrder
+{
+	int			group;
+	double		ub;
+	int			series;
+} HqOrder;
+
+static int
+hqorder_cmp(const void *a, const void *b)
+{
+	const HqOrder *x = a,
+			   *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	/* as bucket_cmp: a NaN bound sorts with anything */
+	if (x->ub < y->ub)
+		return -1;
+	if (x->ub > y->ub)
+		return 1;
+	return x->series < y->series ? -1 : x->series > y->series;
 }
 
 /* Prometheus' bucketQuantile; *forced: monotonicity had to be fixed. */
@@ -870,8 +908,10 @@ eval_histogram_quantile(PqEval *ev, const PqNode *n, PqSink *sink)
 	StringInfoData key;
 	PqOut	   *out;
 	Bucket	   *buckets;
-	int		   *nb;
-	Bucket	  **gb;
+	HqOrder    *order;
+	int			norder;
+	int		   *gstart;
+	int		   *gidx;
 
 	pq_eval_vector_collect(ev, varg, &v);
 	group = palloc(sizeof(int) * Max(v.n, 1));
@@ -922,48 +962,60 @@ eval_histogram_quantile(PqEval *ev, const PqNode *n, PqSink *sink)
 		}
 	out = pq_out_new(ev);
 	buckets = palloc(sizeof(Bucket) * Max(v.n, 1));
-	nb = palloc0(sizeof(int) * Max(ngroups, 1));
-	gb = palloc(sizeof(Bucket *) * Max(ngroups, 1));
+	/*
+	 * The series in group order, each group's by upper bound (equal bounds
+	 * in input order, as Go's sort of a few buckets leaves them): every
+	 * step then finds its groups' buckets laid out and already sorted.
+	 */
+	order = palloc(sizeof(HqOrder) * Max(v.n, 1));
+	norder = 0;
+	for (int i = 0; i < v.n; i++)
+		if (group[i] >= 0)
+		{
+			order[norder].group = group[i];
+			order[norder].ub = ub[i];
+			order[norder].series = i;
+			norder++;
+		}
+	qsort(order, norder, sizeof(HqOrder), hqorder_cmp);
+	gstart = palloc0(sizeof(int) * (ngroups + 1));
+	for (int j = 0; j < norder; j++)
+		gstart[order[j].group + 1]++;
+	for (int g = 0; g < ngroups; g++)
+		gstart[g + 1] += gstart[g];
+	gidx = palloc(sizeof(int) * Max(ngroups, 1));
+	for (int g = 0; g < ngroups; g++)
+		gidx[g] = -1;
 	for (int k = 0; k < ev->n; k++)
 	{
-		int			pos = 0;
-
 		pq_check_interrupts(ev->q);
-		/* lay out each group's buckets contiguously, in input order */
-		memset(nb, 0, sizeof(int) * Max(ngroups, 1));
-		for (int i = 0; i < v.n; i++)
-			if (group[i] >= 0 && v.s[i]->ok[k])
-				nb[group[i]]++;
-		for (int g = 0; g < ngroups; g++)
-		{
-			gb[g] = buckets + pos;
-			pos += nb[g];
-			nb[g] = 0;
-		}
-		for (int i = 0; i < v.n; i++)
-			if (group[i] >= 0 && v.s[i]->ok[k])
-			{
-				int			g = group[i];
-
-				gb[g][nb[g]].ub = ub[i];
-				gb[g][nb[g]].count = v.s[i]->v[k];
-				nb[g]++;
-			}
 		for (int g = 0; g < ngroups; g++)
 		{
 			bool		forced;
 			double		r;
-			int			idx;
+			int			nbk = 0;
 
-			if (nb[g] == 0)
+			for (int j = gstart[g]; j < gstart[g + 1]; j++)
+			{
+				PqSer	   *sv = v.s[order[j].series];
+
+				if (!sv->ok[k])
+					continue;
+				buckets[nbk].ub = order[j].ub;
+				buckets[nbk].count = sv->v[k];
+				nbk++;
+			}
+			if (nbk == 0)
 				continue;
-			r = bucket_quantile(q[k], gb[g], nb[g], &forced);
+			r = bucket_quantile(q[k], buckets, nbk, &forced);
 			if (forced)
 				pq_warn(ev, true, varg,
 						"input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
 						gname[g]);
-			idx = pq_out_series(out, &glabels[g], false, true);
-			pq_out_set(out, idx, k, r);
+			/* a group's output series is the same at every step of a range query */
+			if (gidx[g] < 0 || !pq_out_keyed(out))
+				gidx[g] = pq_out_series(out, &glabels[g], false, true);
+			pq_out_set(out, gidx[g], k, r);
 		}
 	}
 	pq_vec_free(ev, &v);

@@ -1,9 +1,11 @@
 /*
  * promql_print.c — PromQL expressions back to text, exactly as Prometheus'
  * String() methods print them (promql/parser/printer.go); this is what
- * /api/v1/format_query returns and what messages quote. Also Prometheus'
- * duration syntax (model.ParseDuration / Duration.String) and the names of
- * types and operators.
+ * messages quote; and Prometheus' Pretty() (promql/parser/prettier.go), the
+ * indented multi-line layout /api/v1/format_query returns for expressions
+ * longer than 100 characters. Also Prometheus' duration syntax
+ * (model.ParseDuration / Duration.String) and the names of types and
+ * operators.
  */
 #include "promql/promql_ast.h"
 #include "promql/promql_lex.h"
@@ -461,6 +463,39 @@ append_matching(StringInfo buf, const PqVectorMatching *vm)
 	}
 }
 
+/* A subquery's "[range:step] @ t offset d". */
+static void
+append_subquery_suffix(StringInfo buf, const PqNode *n)
+{
+	appendStringInfoChar(buf, '[');
+	append_duration(buf, n->u.sq.range_ms);
+	appendStringInfoChar(buf, ':');
+	if (n->u.sq.step_ms != 0)
+		append_duration(buf, n->u.sq.step_ms);
+	appendStringInfoChar(buf, ']');
+	append_at(buf, n->u.sq.at, n->u.sq.at_ms);
+	append_offset(buf, n->u.sq.offset_ms);
+}
+
+/* An aggregation's operator and grouping, as AggregateExpr.ShortString(). */
+static void
+append_agg_op(StringInfo buf, const PqNode *n)
+{
+	appendStringInfoString(buf, pq_aggop_name(n->u.agg.op));
+	if (n->u.agg.without)
+	{
+		appendStringInfoString(buf, " without (");
+		append_labels(buf, n->u.agg.grouping);
+		appendStringInfoString(buf, ") ");
+	}
+	else if (n->u.agg.grouping != NIL)
+	{
+		appendStringInfoString(buf, " by (");
+		append_labels(buf, n->u.agg.grouping);
+		appendStringInfoString(buf, ") ");
+	}
+}
+
 static void
 append_node(StringInfo buf, const PqNode *n)
 {
@@ -488,14 +523,7 @@ append_node(StringInfo buf, const PqNode *n)
 			break;
 		case PQ_SUBQUERY:
 			append_node(buf, n->u.sq.expr);
-			appendStringInfoChar(buf, '[');
-			append_duration(buf, n->u.sq.range_ms);
-			appendStringInfoChar(buf, ':');
-			if (n->u.sq.step_ms != 0)
-				append_duration(buf, n->u.sq.step_ms);
-			appendStringInfoChar(buf, ']');
-			append_at(buf, n->u.sq.at, n->u.sq.at_ms);
-			append_offset(buf, n->u.sq.offset_ms);
+			append_subquery_suffix(buf, n);
 			break;
 		case PQ_CALL:
 			appendStringInfo(buf, "%s(", n->u.call.func->name);
@@ -508,19 +536,7 @@ append_node(StringInfo buf, const PqNode *n)
 			appendStringInfoChar(buf, ')');
 			break;
 		case PQ_AGGREGATE:
-			appendStringInfoString(buf, pq_aggop_name(n->u.agg.op));
-			if (n->u.agg.without)
-			{
-				appendStringInfoString(buf, " without (");
-				append_labels(buf, n->u.agg.grouping);
-				appendStringInfoString(buf, ") ");
-			}
-			else if (n->u.agg.grouping != NIL)
-			{
-				appendStringInfoString(buf, " by (");
-				append_labels(buf, n->u.agg.grouping);
-				appendStringInfoString(buf, ") ");
-			}
+			append_agg_op(buf, n);
 			appendStringInfoChar(buf, '(');
 			if (n->u.agg.param)
 			{
@@ -580,5 +596,182 @@ promql_to_string(const PqNode *n)
 
 	initStringInfo(&buf);
 	append_node(&buf, n);
+	return buf.data;
+}
+
+/* ---------------------------------------------------------------------
+ * Pretty printing (Prometheus' Prettify / Node.Pretty)
+ *
+ * A node whose String() fits in PQ_PRETTY_WIDTH characters prints as
+ * String(); a longer one is split: its children go on lines of their own,
+ * indented two spaces per level. Quirks kept on purpose, for byte-identical
+ * output: a split binary expression puts no indent before its left operand
+ * (which indents itself one level deeper), and a subquery that is not split
+ * prints without indent.
+ * ---------------------------------------------------------------------
+ */
+
+#define PQ_PRETTY_WIDTH 100
+
+static void pretty_node(StringInfo buf, const PqNode *n, int level);
+
+static void
+append_indent(StringInfo buf, int level)
+{
+	for (int i = 0; i < level; i++)
+		appendStringInfoString(buf, "  ");
+}
+
+/* String() of n unless it must be split: then NULL. */
+static char *
+unsplit_string(const PqNode *n)
+{
+	char	   *s = promql_to_string(n);
+
+	if (strlen(s) > PQ_PRETTY_WIDTH)
+	{
+		pfree(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Indent, then String() if it fits; true if done. */
+static bool
+pretty_short(StringInfo buf, const PqNode *n, int level)
+{
+	char	   *s = unsplit_string(n);
+
+	if (s == NULL)
+		return false;
+	append_indent(buf, level);
+	appendStringInfoString(buf, s);
+	pfree(s);
+	return true;
+}
+
+static void
+pretty_node(StringInfo buf, const PqNode *n, int level)
+{
+	ListCell   *lc;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	switch (n->kind)
+	{
+		case PQ_NUMBER:
+		case PQ_STRING:
+		case PQ_VECTOR_SELECTOR:
+		case PQ_MATRIX_SELECTOR:
+			{
+				char	   *s = promql_to_string(n);
+
+				append_indent(buf, level);
+				appendStringInfoString(buf, s);
+				pfree(s);
+				break;
+			}
+		case PQ_AGGREGATE:
+			if (pretty_short(buf, n, level))
+				break;
+			append_indent(buf, level);
+			append_agg_op(buf, n);
+			appendStringInfoString(buf, "(\n");
+			if (n->u.agg.param)
+			{
+				pretty_node(buf, n->u.agg.param, level + 1);
+				appendStringInfoString(buf, ",\n");
+			}
+			pretty_node(buf, n->u.agg.expr, level + 1);
+			appendStringInfoChar(buf, '\n');
+			append_indent(buf, level);
+			appendStringInfoChar(buf, ')');
+			break;
+		case PQ_BINARY:
+			if (pretty_short(buf, n, level))
+				break;
+			pretty_node(buf, n->u.bin.lhs, level + 1);
+			appendStringInfoChar(buf, '\n');
+			append_indent(buf, level);
+			appendStringInfoString(buf, pq_binop_name(n->u.bin.op));
+			if (n->u.bin.return_bool)
+				appendStringInfoString(buf, " bool");
+			if (n->u.bin.matching)
+				append_matching(buf, n->u.bin.matching);
+			appendStringInfoChar(buf, '\n');
+			pretty_node(buf, n->u.bin.rhs, level + 1);
+			break;
+		case PQ_CALL:
+			if (pretty_short(buf, n, level))
+				break;
+			append_indent(buf, level);
+			appendStringInfo(buf, "%s(\n", n->u.call.func->name);
+			foreach(lc, n->u.call.args)
+			{
+				if (foreach_current_index(lc) > 0)
+					appendStringInfoString(buf, ",\n");
+				pretty_node(buf, lfirst(lc), level + 1);
+			}
+			appendStringInfoChar(buf, '\n');
+			append_indent(buf, level);
+			appendStringInfoChar(buf, ')');
+			break;
+		case PQ_PAREN:
+			if (pretty_short(buf, n, level))
+				break;
+			append_indent(buf, level);
+			appendStringInfoString(buf, "(\n");
+			pretty_node(buf, n->u.inner.expr, level + 1);
+			appendStringInfoChar(buf, '\n');
+			append_indent(buf, level);
+			appendStringInfoChar(buf, ')');
+			break;
+		case PQ_STEP_INVARIANT:
+			pretty_node(buf, n->u.inner.expr, level);
+			break;
+		case PQ_SUBQUERY:
+			{
+				char	   *s = unsplit_string(n);
+
+				if (s)
+				{
+					appendStringInfoString(buf, s);
+					pfree(s);
+					break;
+				}
+				pretty_node(buf, n->u.sq.expr, level);
+				append_subquery_suffix(buf, n);
+				break;
+			}
+		case PQ_UNARY:
+			{
+				/* the operand, unindented: the operator takes the indent */
+				StringInfoData child;
+				const char *c;
+
+				initStringInfo(&child);
+				pretty_node(&child, n->u.unary.expr, level);
+				append_indent(buf, level);
+				appendStringInfoChar(buf, n->u.unary.negate ? '-' : '+');
+				c = child.data;
+				while (*c == ' ' || *c == '\n' || *c == '\t' || *c == '\r')
+					c++;
+				appendStringInfoString(buf, c);
+				/* Go's TrimSpace trims the end too */
+				while (buf->len > 0 && (buf->data[buf->len - 1] == ' ' || buf->data[buf->len - 1] == '\n'))
+					buf->data[--buf->len] = '\0';
+				pfree(child.data);
+				break;
+			}
+	}
+}
+
+char *
+promql_pretty(const PqNode *n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	pretty_node(&buf, n, 0);
 	return buf.data;
 }

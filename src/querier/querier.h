@@ -27,9 +27,9 @@ extern const MimirLabelSet *mimir_cursor_labels(MimirSeriesCursor *c, int i);
 
 /*
  * The samples of series i in [mint, maxt], sorted by time without duplicate
- * timestamps. Series must be requested in increasing i; the returned array
- * stays valid until the next call. Chunks are fetched for a batch of series
- * at a time, so memory stays bounded whatever the number of series.
+ * timestamps. The returned array stays valid until the next call. A
+ * series' chunks are fetched and decoded when it is asked for, so memory
+ * stays bounded whatever the number of series.
  */
 extern const pc_sample *mimir_cursor_samples(MimirSeriesCursor *c, int i, int *n);
 

@@ -1,11 +1,11 @@
 /*
  * series_cursor.c — the evaluator's view of storage. A cursor selects series
- * through the label index, reads the head rows overlapping its time range
- * once (keeping only samples of selected series), and fetches chunks of a
- * batch of series at a time as the evaluator walks the series in label
- * order, so a selector over 100k series never holds all their samples.
- * Chunks are decoded in C straight into per-series buffers; nothing becomes
- * an SQL row.
+ * through the label index, decodes from the head rows overlapping its time
+ * range only the samples of the selected series, and finds the index
+ * entries of their chunks in one pass over each chunk partition's index.
+ * Chunk data is then fetched and decoded one series at a time, as the
+ * evaluator walks the series in label order, so a selector over 100k series
+ * never holds all their samples, and nothing becomes an SQL row.
  */
 #include "mimir.h"
 #include "querier/querier.h"
@@ -14,9 +14,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
-
-/* Series whose chunks are fetched by one SQL statement. */
-#define CURSOR_BATCH	1024
 
 typedef struct IdEntry
 {
@@ -46,18 +43,19 @@ typedef struct SampleBuf
 struct MimirSeriesCursor
 {
 	MemoryContext cxt;			/* cursor lifetime */
-	MemoryContext batch_cxt;	/* reset for every batch of series */
 	int64		mint,
 				maxt;
 	int			n;
 	MimirSeriesRef *refs;
-	idmap_hash *ids;
+	MimirSeriesSet set;			/* the selected ids, for filtered reads */
+	int32	   *slot;			/* id -> index over [set.lo, set.hi], or NULL */
+	idmap_hash *ids;			/* id -> index when the ids are too sparse */
 	SampleBuf  *head;			/* per series, NULL if the head has nothing */
 	int64		head_held;
-	int			batch_first;	/* series [batch_first, batch_first+batch_n) */
-	int			batch_n;
-	SampleBuf  *batch;
-	int64		batch_held;
+	MimirChunkScan *chunks;		/* NULL: no series */
+	int			cur_index;		/* the series in cur (-1: none) */
+	SampleBuf	cur;
+	int64		cur_held;
 };
 
 static void
@@ -76,36 +74,98 @@ buf_reserve(MemoryContext cxt, SampleBuf *b, int more)
 		: MemoryContextAllocHuge(cxt, sizeof(pc_sample) * b->cap);
 }
 
-static int
+static inline int
 index_of(MimirSeriesCursor *c, int64 id)
 {
-	IdEntry    *e = idmap_lookup(c->ids, id);
+	IdEntry    *e;
 
+	if (id < c->set.lo || id > c->set.hi)
+		return -1;
+	if (c->slot)
+		return c->slot[id - c->set.lo];
+	e = idmap_lookup(c->ids, id);
 	return e ? e->index : -1;
 }
 
+static int32
+lookup_index(void *arg, int64 id)
+{
+	return index_of((MimirSeriesCursor *) arg, id);
+}
+
+/*
+ * The id -> index map of the selected series: an array over the ids' range
+ * when that is not much larger than the selection (a tenant's series ids
+ * are mostly contiguous), a hash table otherwise.
+ */
 static void
-on_head_rows(void *arg, int n, int64 *series, pc_sample *s)
+build_index(MimirSeriesCursor *c)
+{
+	int64		lo = PG_INT64_MAX,
+				hi = PG_INT64_MIN;
+
+	c->set.arg = c;
+	c->set.lookup = lookup_index;
+	if (c->n == 0)
+	{
+		c->set.lo = 1;
+		c->set.hi = 0;
+		return;
+	}
+	for (int i = 0; i < c->n; i++)
+	{
+		lo = Min(lo, c->refs[i].id);
+		hi = Max(hi, c->refs[i].id);
+	}
+	c->set.lo = lo;
+	c->set.hi = hi;
+	if ((uint64) (hi - lo) < Max((uint64) 1 << 20, (uint64) c->n * 16))
+	{
+		int64		range = hi - lo + 1;
+
+		c->slot = MemoryContextAllocHuge(c->cxt, sizeof(int32) * range);
+		memset(c->slot, 0xff, sizeof(int32) * range);
+		for (int i = 0; i < c->n; i++)
+			c->slot[c->refs[i].id - lo] = i;
+		c->set.slot = c->slot;
+		return;
+	}
+	c->ids = idmap_create(c->cxt, Max(c->n, 16), NULL);
+	for (int i = 0; i < c->n; i++)
+	{
+		bool		found;
+		IdEntry    *e = idmap_insert(c->ids, c->refs[i].id, &found);
+
+		e->index = i;
+	}
+}
+
+/* One selected series' samples of a head row. */
+static void
+on_head_series(void *arg, int index, int64 series, const pc_sample *s, int n)
 {
 	MimirSeriesCursor *c = arg;
+	SampleBuf  *b;
+	int			before;
 
+	if (c->head == NULL)
+		c->head = MemoryContextAllocZero(c->cxt, sizeof(SampleBuf) * c->n);
+	b = &c->head[index];
+	buf_reserve(c->cxt, b, n);
+	before = b->n;
 	for (int i = 0; i < n; i++)
-	{
-		int			idx;
-		SampleBuf  *b;
+		if (s[i].t >= c->mint && s[i].t <= c->maxt)
+			b->s[b->n++] = s[i];
+	c->head_held += b->n - before;
+}
 
-		if (s[i].t < c->mint || s[i].t > c->maxt)
-			continue;
-		idx = index_of(c, series[i]);
-		if (idx < 0)
-			continue;
-		if (c->head == NULL)
-			c->head = MemoryContextAllocZero(c->cxt, sizeof(SampleBuf) * c->n);
-		b = &c->head[idx];
-		buf_reserve(c->cxt, b, 1);
-		b->s[b->n++] = s[i];
-		c->head_held++;
-	}
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
 }
 
 MimirSeriesCursor *
@@ -117,11 +177,9 @@ mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
 	MimirSeriesCursor *c = palloc0(sizeof(MimirSeriesCursor));
 
 	c->cxt = cxt;
-	c->batch_cxt = AllocSetContextCreate(cxt, "mimir series cursor batch",
-										 ALLOCSET_DEFAULT_SIZES);
 	c->mint = mint;
 	c->maxt = maxt;
-	c->batch_first = -1;
+	c->cur_index = -1;
 	if (tenant_id >= 0 && mint <= maxt)
 	{
 		/* this backend's own buffered writes must be visible */
@@ -131,19 +189,22 @@ mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
 		c->refs = mimir_select_series(tenant_id, matchers, &c->n);
 		MemoryContextSwitchTo(cxt);
 	}
-	c->ids = idmap_create(cxt, Max(c->n, 16), NULL);
-	for (int i = 0; i < c->n; i++)
-	{
-		bool		found;
-		IdEntry    *e = idmap_insert(c->ids, c->refs[i].id, &found);
-
-		e->index = i;
-	}
+	build_index(c);
 	if (c->n > 0)
 	{
+		int64	   *ids = palloc(sizeof(int64) * c->n);
+
+		/* head rows hold every series of a batch: decode only ours */
 		mimir_spi_connect();
-		mimir_scan_head(tenant_id, mint, maxt, on_head_rows, c);
+		mimir_scan_head_select(tenant_id, mint, maxt, &c->set, on_head_series, c);
 		mimir_spi_finish();
+		MemoryContextSwitchTo(cxt);
+
+		for (int i = 0; i < c->n; i++)
+			ids[i] = c->refs[i].id;
+		qsort(ids, c->n, sizeof(int64), int64_cmp);
+		c->chunks = mimir_chunk_scan_begin(&c->set, ids, c->n, c->n, mint, maxt);
+		pfree(ids);
 	}
 	MemoryContextSwitchTo(old);
 	return c;
@@ -165,40 +226,40 @@ mimir_cursor_labels(MimirSeriesCursor *c, int i)
 int64
 mimir_cursor_held(MimirSeriesCursor *c)
 {
-	return c->head_held + c->batch_held;
+	return c->head_held + c->cur_held;
 }
 
+/* One chunk of the current series: decoded straight into its buffer. */
 static void
-on_chunk(void *arg, int64 series_id, bytea *chunk)
+on_chunk(void *arg, int index, const uint8 *data, size_t len)
 {
 	MimirSeriesCursor *c = arg;
-	int			idx = index_of(c, series_id);
-	const uint8 *data = (const uint8 *) VARDATA_ANY(chunk);
-	size_t		len = VARSIZE_ANY_EXHDR(chunk);
+	SampleBuf  *b = &c->cur;
 	uint32		cnt;
 	int64		cmint,
 				cmaxt;
 	size_t		nout;
 	pc_status	st;
-	SampleBuf  *b;
 	int			keep;
 
-	if (idx < c->batch_first || idx >= c->batch_first + c->batch_n)
-		return;
-	b = &c->batch[idx - c->batch_first];
 	st = pc_header(data, len, &cnt, &cmint, &cmaxt);
 	if (st != PC_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("corrupt chunk of series " INT64_FORMAT ": %s", series_id, pc_strerror(st))));
+				 errmsg("corrupt chunk of series " INT64_FORMAT ": %s", c->refs[index].id, pc_strerror(st))));
 	if (cnt == 0 || cmaxt < c->mint || cmint > c->maxt)
 		return;
-	buf_reserve(c->batch_cxt, b, (int) cnt);
+	buf_reserve(c->cxt, b, (int) cnt);
 	st = pc_decode(data, len, b->s + b->n, cnt, &nout);
 	if (st != PC_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("corrupt chunk of series " INT64_FORMAT ": %s", series_id, pc_strerror(st))));
+				 errmsg("corrupt chunk of series " INT64_FORMAT ": %s", c->refs[index].id, pc_strerror(st))));
+	if (cmint >= c->mint && cmaxt <= c->maxt)
+	{
+		b->n += (int) nout;
+		return;
+	}
 	/* keep what falls in the range */
 	keep = b->n;
 	for (size_t k = 0; k < nout; k++)
@@ -208,7 +269,6 @@ on_chunk(void *arg, int64 series_id, bytea *chunk)
 		if (s.t >= c->mint && s.t <= c->maxt)
 			b->s[keep++] = s;
 	}
-	c->batch_held += keep - b->n;
 	b->n = keep;
 }
 
@@ -221,74 +281,58 @@ sample_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The samples of series i: its chunks, then its head samples, merged. */
 static void
-load_batch(MimirSeriesCursor *c, int first)
+load_series(MimirSeriesCursor *c, int i)
 {
-	int			n = Min(CURSOR_BATCH, c->n - first);
-	int64	   *ids;
-	MemoryContext old;
+	SampleBuf  *b = &c->cur;
+	SampleBuf  *h = c->head ? &c->head[i] : NULL;
+	bool		sorted = true;
+	int			out;
 
-	MemoryContextReset(c->batch_cxt);
-	c->batch_held = 0;
-	c->batch_first = first;
-	c->batch_n = n;
-	old = MemoryContextSwitchTo(c->batch_cxt);
-	c->batch = palloc0(sizeof(SampleBuf) * n);
-	ids = palloc(sizeof(int64) * n);
-	for (int i = 0; i < n; i++)
-		ids[i] = c->refs[first + i].id;
-	MemoryContextSwitchTo(old);
-
-	mimir_spi_connect();
-	mimir_scan_chunks(ids, n, c->mint, c->maxt, on_chunk, c);
-	mimir_spi_finish();
-
-	for (int i = 0; i < n; i++)
+	b->n = 0;
+	c->cur_index = i;
+	mimir_chunk_scan_read(c->chunks, i, i + 1, on_chunk, c);
+	if (h && h->n > 0)
 	{
-		SampleBuf  *b = &c->batch[i];
-		SampleBuf  *h = c->head ? &c->head[first + i] : NULL;
-		bool		sorted = true;
-		int			out;
-
-		if (h && h->n > 0)
-		{
-			buf_reserve(c->batch_cxt, b, h->n);
-			memcpy(b->s + b->n, h->s, sizeof(pc_sample) * h->n);
-			b->n += h->n;
-			c->batch_held += h->n;
-		}
-		for (int k = 1; k < b->n && sorted; k++)
-			if (b->s[k].t <= b->s[k - 1].t)
-				sorted = false;
-		if (sorted)
-			continue;
+		buf_reserve(c->cxt, b, h->n);
+		memcpy(b->s + b->n, h->s, sizeof(pc_sample) * h->n);
+		b->n += h->n;
+	}
+	for (int k = 1; k < b->n && sorted; k++)
+		if (b->s[k].t <= b->s[k - 1].t)
+			sorted = false;
+	if (!sorted)
+	{
 		qsort(b->s, b->n, sizeof(pc_sample), sample_cmp);
 		out = 0;
 		for (int k = 0; k < b->n; k++)
 			if (out == 0 || b->s[out - 1].t != b->s[k].t)
 				b->s[out++] = b->s[k];
-		c->batch_held -= b->n - out;
 		b->n = out;
 	}
+	c->cur_held = b->n;
 }
 
 const pc_sample *
 mimir_cursor_samples(MimirSeriesCursor *c, int i, int *n)
 {
 	Assert(i >= 0 && i < c->n);
-	if (c->batch_first < 0 || i < c->batch_first || i >= c->batch_first + c->batch_n)
+	if (i != c->cur_index)
 	{
-		if (c->batch_first >= 0 && i < c->batch_first)
-			elog(ERROR, "mimir series cursor read backwards");
-		load_batch(c, i);
+		CHECK_FOR_INTERRUPTS();
+		load_series(c, i);
 	}
-	*n = c->batch[i - c->batch_first].n;
-	return c->batch[i - c->batch_first].s;
+	*n = c->cur.n;
+	return c->cur.s;
 }
 
 void
 mimir_cursor_close(MimirSeriesCursor *c)
 {
-	if (c)
-		MemoryContextDelete(c->cxt);
+	if (c == NULL)
+		return;
+	if (c->chunks)
+		mimir_chunk_scan_end(c->chunks);
+	MemoryContextDelete(c->cxt);
 }

@@ -5,11 +5,23 @@
  */
 #include "mimir.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "partitioning/partdesc.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 static int64 known_days[64];
 static int	nknown;
@@ -167,4 +179,333 @@ mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+}
+
+/*
+ * Head rows of the tenant overlapping [mint, maxt], oldest first, decoding
+ * only the series in set (see mimir_head_decode_select). Caller is
+ * connected to SPI.
+ */
+void
+mimir_scan_head_select(int32 tenant_id, int64 mint, int64 maxt, const MimirSeriesSet *set,
+					   void (*fn) (void *arg, int index, int64 series, const pc_sample *s, int n),
+					   void *arg)
+{
+	Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+	Datum		args[3] = {Int32GetDatum(tenant_id), Int64GetDatum(mint), Int64GetDatum(maxt)};
+	Portal		portal;
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT data FROM mimir.head WHERE tenant_id = $1 "
+									   "AND maxt >= $2 AND mint <= $3 ORDER BY id",
+									   3, types, args, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 64);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+			bytea	   *data = DatumGetByteaPP(d);
+
+			CHECK_FOR_INTERRUPTS();
+			mimir_head_decode_select(data, set, fn, arg);
+			/* rows are large: do not keep every detoasted copy until SPI_finish */
+			if ((Pointer) data != DatumGetPointer(d))
+				pfree(data);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/* ---------------------------------------------------------------------
+ * Direct chunk reads for the querier: the chunks of many series found in
+ * one pass over each partition's (series_id, mint) index, reading index
+ * entries only, then fetched from the heap series by series as the reader
+ * walks them. No SQL statement, no executor, no copies of rows.
+ * --------------------------------------------------------------------- */
+
+typedef struct ChunkEnt
+{
+	int32		index;			/* the reader's index of the series */
+	int16		part;
+	ItemPointerData tid;
+	int64		mint;
+} ChunkEnt;
+
+typedef struct ChunkPart
+{
+	Relation	heap;
+	Relation	index;
+	AttrNumber	att_series;
+	AttrNumber	att_chunk;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+} ChunkPart;
+
+struct MimirChunkScan
+{
+	Snapshot	snapshot;		/* registered: reads happen over several calls */
+	int			nparts;
+	ChunkPart  *parts;
+	int			nindex;
+	int		   *first;			/* entries of series i: [first[i], first[i+1]) */
+	ChunkEnt   *ents;
+	int			nents;
+};
+
+/* The day of a partition named by mimir_partition_name; false for other names. */
+static bool
+partition_day(const char *name, int64 *day)
+{
+	int			y,
+				m,
+				d;
+	char		extra;
+
+	if (sscanf(name, "chunks_p%4d%2d%2d%c", &y, &m, &d, &extra) == 3)
+	{
+		*day = date2j(y, m, d) - UNIX_EPOCH_JDATE;
+		return true;
+	}
+	if (strncmp(name, "chunks_dm", 9) == 0 && sscanf(name + 9, INT64_FORMAT "%c", day, &extra) == 1)
+	{
+		*day = -*day;
+		return true;
+	}
+	if (strncmp(name, "chunks_d", 8) == 0 && sscanf(name + 8, INT64_FORMAT "%c", day, &extra) == 1)
+		return true;
+	return false;
+}
+
+static AttrNumber
+attnum_of(Relation rel, const char *name)
+{
+	TupleDesc	td = RelationGetDescr(rel);
+
+	for (int i = 0; i < td->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(td, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	elog(ERROR, "relation \"%s\" has no column \"%s\"", RelationGetRelationName(rel), name);
+	return InvalidAttrNumber;
+}
+
+/* The partition's index on (series_id, mint), opened; NULL if it has none. */
+static Relation
+series_mint_index(Relation heap, AttrNumber att_series, AttrNumber att_mint)
+{
+	List	   *indexes = RelationGetIndexList(heap);
+	ListCell   *lc;
+	Relation	found = NULL;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (found == NULL && idx->rd_rel->relam == BTREE_AM_OID &&
+			idx->rd_index->indnkeyatts >= 2 && idx->rd_indexprs == NIL &&
+			idx->rd_index->indkey.values[0] == att_series &&
+			idx->rd_index->indkey.values[1] == att_mint)
+			found = idx;
+		else
+			index_close(idx, AccessShareLock);
+	}
+	list_free(indexes);
+	return found;
+}
+
+static int
+chunkent_cmp(const void *a, const void *b)
+{
+	const ChunkEnt *x = a,
+			   *y = b;
+
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return x->mint < y->mint ? -1 : x->mint > y->mint;
+}
+
+/*
+ * Find the chunks of the series in set (ids: the members, sorted) that may
+ * hold samples in [mint, maxt]; nindex bounds the set's indexes. Dense sets
+ * are found by one range scan of each index, sparse ones by looking up each
+ * id. Memory: one small entry per chunk, no chunk data.
+ */
+MimirChunkScan *
+mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, int nindex,
+					   int64 mint, int64 maxt)
+{
+	MimirChunkScan *cs = palloc0(sizeof(MimirChunkScan));
+	Oid			nsp = get_namespace_oid("mimir", false);
+	Oid			parent_oid = get_relname_relid("chunks", nsp);
+	Relation	parent;
+	PartitionDesc pd;
+	int64		lo_day,
+				hi_day;
+	int64		from = mint - MIMIR_CHUNK_MAX_SPAN_MS;
+	int			cap = 0;
+	bool		dense;
+	Datum		id_array = (Datum) 0;
+
+	if (!OidIsValid(parent_oid))
+		elog(ERROR, "table mimir.chunks is missing");
+	cs->snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
+	cs->nindex = nindex;
+	cs->first = palloc0(sizeof(int) * (nindex + 1));
+	if (nids == 0 || mint > maxt)
+		return cs;
+	lo_day = floor_div(from, MIMIR_PARTITION_MS);
+	hi_day = floor_div(maxt, MIMIR_PARTITION_MS);
+	/* a range scan reads every id between the first and the last: worth it when most are wanted */
+	dense = (uint64) (ids[nids - 1] - ids[0]) <= (uint64) nids * 32;
+	if (!dense)
+		id_array = mimir_int8_array(ids, nids);
+
+	parent = table_open(parent_oid, AccessShareLock);
+	pd = RelationGetPartitionDesc(parent, true);
+	cs->parts = palloc0(sizeof(ChunkPart) * Max(pd->nparts, 1));
+	for (int p = 0; p < pd->nparts; p++)
+	{
+		char	   *name = get_rel_name(pd->oids[p]);
+		int64		day;
+		Relation	heap;
+		ChunkPart  *cp;
+		AttrNumber	att_mint;
+		IndexScanDesc scan;
+		ScanKeyData keys[4];
+		int			nkeys = 0;
+		ItemPointer tid;
+
+		/* partitions are named by day (mimir_ensure_partition); others are read whole */
+		if (name && partition_day(name, &day) && (day < lo_day || day > hi_day))
+			continue;
+		heap = try_table_open(pd->oids[p], AccessShareLock);
+		if (heap == NULL)
+			continue;			/* dropped meanwhile (retention) */
+		cp = &cs->parts[cs->nparts];
+		cp->heap = heap;
+		cp->att_series = attnum_of(heap, "series_id");
+		cp->att_chunk = attnum_of(heap, "chunk");
+		att_mint = attnum_of(heap, "mint");
+		cp->index = series_mint_index(heap, cp->att_series, att_mint);
+		if (cp->index == NULL)
+			elog(ERROR, "chunk partition \"%s\" has no index on (series_id, mint)",
+				 RelationGetRelationName(heap));
+		cs->nparts++;
+
+		if (dense)
+		{
+			ScanKeyInit(&keys[nkeys++], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(ids[0]));
+			ScanKeyInit(&keys[nkeys++], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(ids[nids - 1]));
+		}
+		else
+		{
+			ScanKeyEntryInitialize(&keys[nkeys++], SK_SEARCHARRAY, 1, BTEqualStrategyNumber,
+								   InvalidOid, InvalidOid, F_INT8EQ, id_array);
+		}
+		ScanKeyInit(&keys[nkeys++], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
+		ScanKeyInit(&keys[nkeys++], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(maxt));
+		scan = index_beginscan(heap, cp->index, cs->snapshot, nkeys, 0);
+		scan->xs_want_itup = true;
+		index_rescan(scan, keys, nkeys, NULL, 0);
+		while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+		{
+			bool		isnull;
+			int64		sid = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
+			int			idx;
+			ChunkEnt   *e;
+
+			if (sid < set->lo || sid > set->hi)
+				continue;
+			idx = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
+			if (idx < 0)
+				continue;
+			if (cs->nents == cap)
+			{
+				cap = Max(1024, cap * 2);
+				cs->ents = cs->ents ? repalloc_huge(cs->ents, sizeof(ChunkEnt) * cap)
+					: palloc_extended(sizeof(ChunkEnt) * cap, MCXT_ALLOC_HUGE);
+			}
+			e = &cs->ents[cs->nents++];
+			e->index = idx;
+			e->part = (int16) (cs->nparts - 1);
+			e->tid = *tid;
+			e->mint = DatumGetInt64(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
+			if ((cs->nents & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(scan);
+		cp->fetch = table_index_fetch_begin(heap);
+		cp->slot = table_slot_create(heap, NULL);
+	}
+	table_close(parent, NoLock);
+
+	/* by series, then time */
+	if (cs->nents > 1)
+		qsort(cs->ents, cs->nents, sizeof(ChunkEnt), chunkent_cmp);
+	for (int i = 0; i < cs->nents; i++)
+		cs->first[cs->ents[i].index + 1]++;
+	for (int i = 0; i < nindex; i++)
+		cs->first[i + 1] += cs->first[i];
+	return cs;
+}
+
+/*
+ * Calls fn for each visible chunk of the series with index in [from, to),
+ * in index then time order. data is valid during the call only.
+ */
+void
+mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
+					  void (*fn) (void *arg, int index, const uint8 *data, size_t len),
+					  void *arg)
+{
+	if (cs->nents == 0)
+		return;
+	Assert(from >= 0 && to <= cs->nindex);
+	for (int i = cs->first[from]; i < cs->first[to]; i++)
+	{
+		ChunkEnt   *e = &cs->ents[i];
+		ChunkPart  *cp = &cs->parts[e->part];
+		bool		call_again = false;
+		bool		all_dead;
+		bool		isnull;
+		Datum		d;
+		struct varlena *v;
+
+		if (!table_index_fetch_tuple(cp->fetch, &e->tid, cs->snapshot, cp->slot,
+									 &call_again, &all_dead))
+			continue;			/* not visible to us (e.g. replaced by a later cut) */
+		d = slot_getattr(cp->slot, cp->att_chunk, &isnull);
+		if (isnull)
+			continue;
+		v = PG_DETOAST_DATUM_PACKED(d);
+		fn(arg, e->index, (const uint8 *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+		if ((Pointer) v != DatumGetPointer(d))
+			pfree(v);
+		ExecClearTuple(cp->slot);
+	}
+}
+
+void
+mimir_chunk_scan_end(MimirChunkScan *cs)
+{
+	for (int p = 0; p < cs->nparts; p++)
+	{
+		ChunkPart  *cp = &cs->parts[p];
+
+		if (cp->slot)
+			ExecDropSingleTupleTableSlot(cp->slot);
+		if (cp->fetch)
+			table_index_fetch_end(cp->fetch);
+		index_close(cp->index, NoLock);
+		table_close(cp->heap, NoLock);
+	}
+	UnregisterSnapshot(cs->snapshot);
 }

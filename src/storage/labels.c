@@ -13,6 +13,7 @@
 
 /* re2_regex.c */
 extern char *mimir_re2_to_are(const char *re);
+extern char *mimir_re2_to_are_groups(const char *re, List **group_names);
 
 typedef struct Parser
 {
@@ -410,17 +411,29 @@ mimir_match_op_str(MimirMatchOp op)
 }
 
 /*
- * Prometheus anchors regexes as ^(?:re)$. They are RE2 syntax; re2_regex.c
- * rewrites what PostgreSQL's engine lacks (flags inside the pattern, \b ...).
+ * Prometheus anchors regexes as ^(?s:re)$. They are RE2 syntax; re2_regex.c
+ * rewrites what PostgreSQL's engine lacks (flags inside the pattern, \b ...)
+ * into ARE, where . spans newlines by default. With group_names (may be
+ * NULL), the capture groups' names in group order ("" when unnamed): the
+ * anchoring adds no capturing group. Everything in the engine that takes a
+ * regex (matchers, label_replace) goes through here, so RE2 syntax means
+ * the same everywhere.
  */
+char *
+mimir_re2_anchored(const char *re, List **group_names)
+{
+	StringInfoData buf;
+	char	   *are = group_names ? mimir_re2_to_are_groups(re, group_names) : mimir_re2_to_are(re);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "^(?:%s)$", are);
+	return buf.data;
+}
+
 static text *
 anchor_regex(const char *re)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "^(?:%s)$", mimir_re2_to_are(re));
-	return cstring_to_text(buf.data);
+	return cstring_to_text(mimir_re2_anchored(re, NULL));
 }
 
 MimirMatcher *

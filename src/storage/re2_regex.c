@@ -19,6 +19,7 @@
 #include "mb/pg_wchar.h"
 
 extern char *mimir_re2_to_are(const char *re);
+extern char *mimir_re2_to_are_groups(const char *re, List **group_names);
 
 typedef struct Re2Flags
 {
@@ -234,8 +235,14 @@ is_repetition(const char *p)
 	return *q == '}';
 }
 
-char *
-mimir_re2_to_are(const char *re)
+/*
+ * The translation. When names is not NULL it receives the capture groups'
+ * names in group order (group 1 first): the name of (?P<name>re) or
+ * (?<name>re), "" for plain groups. The translation keeps the groups'
+ * numbering: everything it adds is non-capturing.
+ */
+static char *
+translate(const char *re, List **names)
 {
 	StringInfoData out;
 	Re2Flags	f = {false, true, false};
@@ -273,6 +280,35 @@ mimir_re2_to_are(const char *re)
 						case 'p':
 						case 'P':
 							unsupported(re, "Unicode classes \\p are not supported");
+						case '1':
+						case '2':
+						case '3':
+						case '4':
+						case '5':
+						case '6':
+						case '7':
+							/* RE2 has no backreferences: a lone digit is an error */
+							if (p[2] < '0' || p[2] > '7')
+								unsupported(re, "invalid escape sequence");
+							/* FALLTHROUGH */
+						case '0':
+							{
+								/* octal: the digit and up to two more */
+								int			v = e - '0';
+								const char *q = p + 2;
+
+								for (int k = 1; k < 3 && *q >= '0' && *q <= '7'; k++, q++)
+									v = v * 8 + (*q - '0');
+								if (v > 0 && v < 0x80)
+									emit_literal(&out, (char) v, &f);
+								else
+									appendStringInfo(&out, "\\U%08X", v);
+								p = q;
+								break;
+							}
+						case '8':
+						case '9':
+							unsupported(re, "invalid escape sequence");
 						case 'Q':
 							{
 								const char *end = strstr(p + 2, "\\E");
@@ -310,6 +346,8 @@ mimir_re2_to_are(const char *re)
 				stack[depth++] = f;
 				if (p[1] != '?')
 				{
+					if (names)
+						*names = lappend(*names, pstrdup(""));
 					appendStringInfoChar(&out, '(');
 					p++;
 					break;
@@ -317,11 +355,17 @@ mimir_re2_to_are(const char *re)
 				if ((p[2] == 'P' && p[3] == '<') ||
 					(p[2] == '<' && p[3] != '=' && p[3] != '!'))
 				{
-					/* named group: a plain capturing group */
+					/* named group: a plain capturing group; the caller keeps its name */
+					const char *name = p + (p[2] == 'P' ? 4 : 3);
 					const char *end = strchr(p, '>');
 
-					if (end == NULL)
+					if (end == NULL || end == name)
 						unsupported(re, "invalid named capture");
+					for (const char *q = name; q < end; q++)
+						if (!(is_ascii_letter(*q) || (*q >= '0' && *q <= '9') || *q == '_'))
+							unsupported(re, "invalid named capture");
+					if (names)
+						*names = lappend(*names, pnstrdup(name, end - name));
 					appendStringInfoChar(&out, '(');
 					p = end + 1;
 					break;
@@ -418,4 +462,17 @@ mimir_re2_to_are(const char *re)
 		}
 	}
 	return out.data;
+}
+
+char *
+mimir_re2_to_are(const char *re)
+{
+	return translate(re, NULL);
+}
+
+char *
+mimir_re2_to_are_groups(const char *re, List **group_names)
+{
+	*group_names = NIL;
+	return translate(re, group_names);
 }

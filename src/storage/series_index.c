@@ -397,52 +397,119 @@ pairs_where(int32 tenant_id, MimirMatcher *m, bool want, int *n)
 	return ids;
 }
 
-static int
-labelset_cmp(const MimirLabelSet *a, const MimirLabelSet *b)
+/* A distinct label pair of a selection, with its rank in (name, value) order. */
+typedef struct SelPair
 {
-	int			n = Min(a->n, b->n);
+	int32		id;
+	int32		rank;
+	char	   *name;			/* copied once into the caller's context */
+	char	   *value;
+} SelPair;
+
+static int
+selpair_cmp(const void *a, const void *b)
+{
+	const SelPair *x = *(const SelPair *const *) a,
+			   *y = *(const SelPair *const *) b;
+	int			c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a,
+				y = *(const int32 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A series by the ranks of its pairs in label-name order (see resolve_labels). */
+typedef struct RankedRef
+{
+	int32	   *ranks;
+	int			n;
+	int			orig;
+} RankedRef;
+
+static int
+rankedref_cmp(const void *a, const void *b)
+{
+	const RankedRef *x = a,
+			   *y = b;
+	int			n = Min(x->n, y->n);
 
 	for (int i = 0; i < n; i++)
-	{
-		int			c = strcmp(a->labels[i].name, b->labels[i].name);
-
-		if (c != 0)
-			return c;
-		c = strcmp(a->labels[i].value, b->labels[i].value);
-		if (c != 0)
-			return c;
-	}
-	return a->n - b->n;
+		if (x->ranks[i] != y->ranks[i])
+			return x->ranks[i] < y->ranks[i] ? -1 : 1;
+	return x->n - y->n;
 }
 
 static int
-seriesref_cmp(const void *a, const void *b)
+binsearch_pair(SelPair *pairs, int n, int32 id)
 {
-	return labelset_cmp(&((const MimirSeriesRef *) a)->labels,
-						&((const MimirSeriesRef *) b)->labels);
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (pairs[mid].id == id)
+			return mid;
+		if (pairs[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
 }
 
-/* Fill in label sets for the pair ids of each series, fetching unknown pairs. */
+/*
+ * Fill in label sets for the pair ids of each series, fetching unknown
+ * pairs, and sort the series by label set. The strings of a pair are copied
+ * once and shared by every series that has it. Sorting compares ranks:
+ * comparing label sets is comparing their (name, value) pairs in order, so
+ * ranking the selection's distinct pairs once turns every string comparison
+ * into an integer one.
+ */
 static void
 resolve_labels(MimirSeriesRef *refs, int32 **pairs, int *npairs, int nseries,
 			   MemoryContext caller)
 {
+	int32	   *all;
+	int			nall = 0,
+				ndistinct = 0;
+	SelPair    *sel;
+	SelPair   **byname;
 	int32	   *missing = NULL;
-	int			nmissing = 0,
-				cap = 0;
+	int			nmissing = 0;
+	RankedRef  *rr;
+	MimirSeriesRef *sorted;
 
 	for (int s = 0; s < nseries; s++)
-		for (int i = 0; i < npairs[s]; i++)
-			if (pairmap_lookup(pair_names, pairs[s][i]) == NULL)
-			{
-				if (nmissing == cap)
-				{
-					cap = Max(64, cap * 2);
-					missing = missing ? repalloc(missing, sizeof(int32) * cap)
-						: palloc(sizeof(int32) * cap);
-				}
-				missing[nmissing++] = pairs[s][i];
-			}
+		nall += npairs[s];
+	/* the distinct pair ids of the selection */
+	all = palloc(sizeof(int32) * Max(nall, 1));
+	nall = 0;
+	for (int s = 0; s < nseries; s++)
+	{
+		memcpy(all + nall, pairs[s], sizeof(int32) * npairs[s]);
+		nall += npairs[s];
+	}
+	qsort(all, nall, sizeof(int32), int32_cmp);
+	for (int i = 0; i < nall; i++)
+		if (ndistinct == 0 || all[ndistinct - 1] != all[i])
+			all[ndistinct++] = all[i];
+
+	for (int i = 0; i < ndistinct; i++)
+		if (pairmap_lookup(pair_names, all[i]) == NULL)
+		{
+			if (missing == NULL)
+				missing = palloc(sizeof(int32) * ndistinct);
+			missing[nmissing++] = all[i];
+		}
 	if (nmissing > 0)
 	{
 		Oid			type = INT4ARRAYOID;
@@ -461,32 +528,78 @@ resolve_labels(MimirSeriesRef *refs, int32 **pairs, int *npairs, int nseries,
 							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
 		}
 	}
+
 	/* SPI calls leave us in SPI's procedure context; results must outlive it */
 	MemoryContextSwitchTo(caller);
+	sel = palloc(sizeof(SelPair) * Max(ndistinct, 1));
+	byname = palloc(sizeof(SelPair *) * Max(ndistinct, 1));
+	for (int i = 0; i < ndistinct; i++)
+	{
+		PairEntry  *e = pairmap_lookup(pair_names, all[i]);
+
+		if (e == NULL)
+			elog(ERROR, "label pair %d is missing", all[i]);
+		sel[i].id = all[i];
+		sel[i].name = pstrdup(e->name);
+		sel[i].value = pstrdup(e->value);
+		byname[i] = &sel[i];
+	}
+	qsort(byname, ndistinct, sizeof(SelPair *), selpair_cmp);
+	for (int i = 0; i < ndistinct; i++)
+		byname[i]->rank = i;
+
+	rr = palloc(sizeof(RankedRef) * Max(nseries, 1));
 	for (int s = 0; s < nseries; s++)
 	{
 		MimirLabelSet *ls = &refs[s].labels;
+		bool		inorder = true;
 
 		ls->n = npairs[s];
 		ls->labels = palloc(sizeof(MimirLabel) * Max(ls->n, 1));
+		rr[s].ranks = palloc(sizeof(int32) * Max(ls->n, 1));
+		rr[s].n = ls->n;
+		rr[s].orig = s;
 		for (int i = 0; i < npairs[s]; i++)
 		{
-			PairEntry  *e = pairmap_lookup(pair_names, pairs[s][i]);
+			SelPair    *p = &sel[binsearch_pair(sel, ndistinct, pairs[s][i])];
 
-			if (e == NULL)
-				elog(ERROR, "label pair %d of series " INT64_FORMAT " is missing",
-					 pairs[s][i], refs[s].id);
-			ls->labels[i].name = pstrdup(e->name);
-			ls->labels[i].value = pstrdup(e->value);
+			ls->labels[i].name = p->name;
+			ls->labels[i].value = p->value;
+			rr[s].ranks[i] = p->rank;
+			if (i > 0 && strcmp(ls->labels[i - 1].name, p->name) > 0)
+				inorder = false;
 		}
 		/* pair ids are stored in label-name order, but be safe */
-		qsort(ls->labels, ls->n, sizeof(MimirLabel), mimir_label_cmp);
+		if (!inorder)
+		{
+			qsort(ls->labels, ls->n, sizeof(MimirLabel), mimir_label_cmp);
+			for (int i = 0; i < ls->n; i++)
+			{
+				for (int j = 0; j < ndistinct; j++)
+					if (sel[j].name == ls->labels[i].name && sel[j].value == ls->labels[i].value)
+						rr[s].ranks[i] = sel[j].rank;
+			}
+		}
 	}
+	qsort(rr, nseries, sizeof(RankedRef), rankedref_cmp);
+	sorted = palloc(sizeof(MimirSeriesRef) * Max(nseries, 1));
+	for (int s = 0; s < nseries; s++)
+		sorted[s] = refs[rr[s].orig];
+	memcpy(refs, sorted, sizeof(MimirSeriesRef) * nseries);
+	pfree(sorted);
+	for (int s = 0; s < nseries; s++)
+		pfree(rr[s].ranks);
+	pfree(rr);
+	pfree(byname);
+	pfree(all);
+	if (missing)
+		pfree(missing);
 }
 
 /*
  * Series of the tenant matching all matchers, sorted by label set. Returned
- * memory is in the caller's context.
+ * memory is in the caller's context; label strings are shared between the
+ * series (treat them as read-only).
  */
 MimirSeriesRef *
 mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
@@ -595,7 +708,6 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 		MemoryContextSwitchTo(spi);
 	}
 	mimir_spi_finish();
-	qsort(refs, n, sizeof(MimirSeriesRef), seriesref_cmp);
 	*nseries = n;
 	return refs;
 }
