@@ -5,6 +5,8 @@
  */
 #include "mimir.h"
 
+#include "postmaster/bgworker.h"
+
 #include "distributor/distributor.h"
 #include "promql/promql.h"
 #include "api/query_pool.h"
@@ -191,4 +193,40 @@ void
 mimir_spi_finish(void)
 {
 	SPI_finish();
+}
+
+/* the value of a hexadecimal digit, -1 for any other character */
+int
+mimir_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Register one of mimir's static background workers: connected to a
+ * database, started after recovery, restarted restart_s seconds after it
+ * exits. name is the process title; type groups workers of one kind.
+ */
+void
+mimir_register_worker(const char *function, const char *name, const char *type,
+					  int restart_s, Datum arg)
+{
+	BackgroundWorker w;
+
+	memset(&w, 0, sizeof(w));
+	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	w.bgw_restart_time = restart_s;
+	snprintf(w.bgw_library_name, BGW_MAXLEN, "mimir");
+	snprintf(w.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
+	w.bgw_main_arg = arg;
+	RegisterBackgroundWorker(&w);
 }

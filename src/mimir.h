@@ -38,6 +38,10 @@ extern int	mimir_cut_interval_ms;
 extern int64 mimir_ts_to_ms(TimestampTz ts);
 extern TimestampTz mimir_ms_to_ts(int64 ms);
 extern bool mimir_parse_duration(const char *s, int64 *ms);
+extern int	mimir_hex_digit(char c);
+extern char *mimir_go_quote(const char *s);
+extern void mimir_register_worker(const char *function, const char *name, const char *type,
+								  int restart_s, Datum arg);
 
 /* One label (name = value). A label set is an array kept sorted by name. */
 typedef struct MimirLabel
@@ -184,6 +188,7 @@ extern void mimir_head_append(int32 tenant, int64 series, const SeriesKey *key, 
 /* sql_write.c / sql_read.c */
 extern void mimir_write_xact_end(void);
 extern Jsonb *mimir_labels_jsonb(const MimirLabelSet *ls);
+extern void mimir_labelset_from_jsonb(Jsonb *jb, MimirLabelSet *out);
 
 /* dup_check.c */
 #define MIMIR_DUP_NONE		0

@@ -10,46 +10,8 @@
 #include <ctype.h>
 #include <math.h>
 
-#include "promql/promql_ast.h"
+#include "promql/promql_eval.h"
 
-/* Go's %q for the ASCII strings that matter here. */
-static char *
-go_quote(const char *s)
-{
-	StringInfoData b;
-
-	initStringInfo(&b);
-	appendStringInfoChar(&b, '"');
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			appendStringInfo(&b, "\\%c", *p);
-		else if (*p == '\n')
-			appendStringInfoString(&b, "\\n");
-		else if (*p == '\t')
-			appendStringInfoString(&b, "\\t");
-		else if (*p == '\r')
-			appendStringInfoString(&b, "\\r");
-		else if (*p < 0x20 || *p == 0x7f)
-			appendStringInfo(&b, "\\x%02x", *p);
-		else
-			appendStringInfoChar(&b, (char) *p);
-	}
-	appendStringInfoChar(&b, '"');
-	return b.data;
-}
-
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* %XX-decoding (and '+' as space in query strings and forms); *ok = false on a bad escape. */
 char *
@@ -71,8 +33,8 @@ api_url_decode(const char *s, int len, bool plus_is_space, bool *ok)
 				*ok = false;
 				break;
 			}
-			h = hexdigit(s[i + 1]);
-			l = hexdigit(s[i + 2]);
+			h = mimir_hex_digit(s[i + 1]);
+			l = mimir_hex_digit(s[i + 2]);
 			if (h < 0 || l < 0)
 			{
 				*ok = false;
@@ -145,13 +107,13 @@ parse_pairs(ApiRequest *req, const char *qs, int len)
 
 				/* report the offending escape like Go: invalid URL escape "%zz" */
 				for (; p && p < qs + j; p = memchr(p + 1, '%', qs + j - p - 1))
-					if (p + 2 >= qs + j || hexdigit(p[1]) < 0 || hexdigit(p[2]) < 0)
+					if (p + 2 >= qs + j || mimir_hex_digit(p[1]) < 0 || mimir_hex_digit(p[2]) < 0)
 						break;
 				if (p)
 					strlcpy(esc, p, Min((int) sizeof(esc), (int) (qs + j - p) + 1));
 				ereport(ERROR,
 						(errcode(API_ERRCODE_BAD_DATA),
-						 errmsg("error parsing form values: invalid URL escape %s", go_quote(esc))));
+						 errmsg("error parsing form values: invalid URL escape %s", mimir_go_quote(esc))));
 			}
 			mimir_check_utf8("parameter", name, strlen(name));
 			mimir_check_utf8("parameter", value, strlen(value));
@@ -223,22 +185,6 @@ days_in_month(int y, int m)
 }
 
 /* days since 1970-01-01 of a proleptic Gregorian date */
-static int64
-days_from_civil(int64 y, int m, int d)
-{
-	int64		era;
-	int64		yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static bool
 digits(const char *s, int n, int *out)
 {
@@ -313,7 +259,7 @@ parse_rfc3339(const char *s, int64 *ms)
 		return false;
 	if (*p != '\0')
 		return false;
-	days = days_from_civil(y, mo, d);
+	days = pq_days_from_civil(y, mo, d);
 	total = ((days * 24 + h) * 60 + mi) * 60 + sec - off;
 	*ms = total * 1000 + fracms;
 	return true;
@@ -402,7 +348,7 @@ api_time_param(ApiRequest *req, const char *name, int64 dflt)
 		ereport(ERROR,
 				(errcode(API_ERRCODE_BAD_DATA),
 				 errmsg("invalid parameter %s: cannot parse %s to a valid timestamp",
-						go_quote(name), go_quote(v))));
+						mimir_go_quote(name), mimir_go_quote(v))));
 	return ms;
 }
 
@@ -418,7 +364,7 @@ api_required_time_param(ApiRequest *req, const char *name)
 		ereport(ERROR,
 				(errcode(API_ERRCODE_BAD_DATA),
 				 errmsg("invalid parameter %s: cannot parse %s to a valid timestamp",
-						go_quote(name), go_quote(v))));
+						mimir_go_quote(name), mimir_go_quote(v))));
 	return ms;
 }
 
@@ -438,7 +384,7 @@ api_duration_param(ApiRequest *req, const char *name, int64 dflt)
 		ereport(ERROR,
 				(errcode(API_ERRCODE_BAD_DATA),
 				 errmsg("invalid parameter %s: cannot parse %s to a valid duration%s",
-						go_quote(name), go_quote(v),
+						mimir_go_quote(name), mimir_go_quote(v),
 						overflow ? ". It overflows int64" : "")));
 	return ms;
 }
@@ -468,18 +414,18 @@ api_limit_param(ApiRequest *req, const char *name)
 			ereport(ERROR,
 					(errcode(API_ERRCODE_BAD_DATA),
 					 errmsg("invalid parameter %s: strconv.Atoi: parsing %s: value out of range",
-							go_quote(name), go_quote(v))));
+							mimir_go_quote(name), mimir_go_quote(v))));
 	}
 	if (neg && n > 0)
 		ereport(ERROR,
 				(errcode(API_ERRCODE_BAD_DATA),
-				 errmsg("invalid parameter %s: limit must be non-negative", go_quote(name))));
+				 errmsg("invalid parameter %s: limit must be non-negative", mimir_go_quote(name))));
 	return (int) n;
 syntax:
 	ereport(ERROR,
 			(errcode(API_ERRCODE_BAD_DATA),
 			 errmsg("invalid parameter %s: strconv.Atoi: parsing %s: invalid syntax",
-					go_quote(name), go_quote(v))));
+					mimir_go_quote(name), mimir_go_quote(v))));
 	return 0;
 }
 
@@ -518,7 +464,7 @@ api_match_params(ApiRequest *req, const char *name, bool wrap)
 			FlushErrorState();
 			ereport(ERROR,
 					(errcode(API_ERRCODE_BAD_DATA),
-					 errmsg("invalid parameter %s: %s", go_quote(name), ed->message)));
+					 errmsg("invalid parameter %s: %s", mimir_go_quote(name), ed->message)));
 		}
 		PG_END_TRY();
 		if (n->kind != PQ_VECTOR_SELECTOR)
@@ -530,7 +476,7 @@ api_match_params(ApiRequest *req, const char *name, bool wrap)
 			if (wrap)
 				ereport(ERROR,
 						(errcode(API_ERRCODE_BAD_DATA),
-						 errmsg("invalid parameter %s: %s", go_quote(name), msg)));
+						 errmsg("invalid parameter %s: %s", mimir_go_quote(name), msg)));
 			ereport(ERROR, (errcode(API_ERRCODE_BAD_DATA), errmsg("%s", msg)));
 		}
 		foreach(mc, n->u.vs.matchers)
@@ -542,7 +488,7 @@ api_match_params(ApiRequest *req, const char *name, bool wrap)
 				ereport(ERROR,
 						(errcode(API_ERRCODE_BAD_DATA),
 						 errmsg("invalid parameter %s: match[] must contain at least one non-empty matcher",
-								go_quote(name))));
+								mimir_go_quote(name))));
 			ereport(ERROR,
 					(errcode(API_ERRCODE_BAD_DATA),
 					 errmsg("match[] must contain at least one non-empty matcher")));

@@ -269,12 +269,7 @@ Datum
 mimir_grafana_legend(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	MimirLabelSet ls = {0, NULL};
-	int			cap = 0;
-	char	   *key = NULL;
+	MimirLabelSet ls;
 	char	   *legend = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *query = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
@@ -285,27 +280,6 @@ mimir_grafana_legend(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("labels must be a JSON object such as {\"job\": \"api\"}")));
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && key)
-		{
-			if (ls.n == cap)
-			{
-				cap = Max(8, cap * 2);
-				ls.labels = ls.labels ? repalloc(ls.labels, sizeof(MimirLabel) * cap)
-					: palloc(sizeof(MimirLabel) * cap);
-			}
-			ls.labels[ls.n].name = key;
-			ls.labels[ls.n].value = v.type == jbvString
-				? pnstrdup(v.val.string.val, v.val.string.len) : pstrdup("");
-			ls.n++;
-			key = NULL;
-		}
-	}
-	if (ls.n > 1)
-		qsort(ls.labels, ls.n, sizeof(MimirLabel), mimir_label_cmp);
+	mimir_labelset_from_jsonb(jb, &ls);
 	PG_RETURN_TEXT_P(cstring_to_text(series_name(query, legend, &ls)));
 }

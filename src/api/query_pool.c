@@ -141,20 +141,8 @@ query_pool_init(void)
 	if (mimir_http_port <= 0)
 		return;
 	for (int i = 0; i < mimir_query_workers; i++)
-	{
-		BackgroundWorker w;
-
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = 1;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "mimir");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "mimir_query_worker_main");
-		snprintf(w.bgw_name, BGW_MAXLEN, "mimir query worker %d", i);
-		snprintf(w.bgw_type, BGW_MAXLEN, "mimir query worker");
-		w.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&w);
-	}
+		mimir_register_worker("mimir_query_worker_main", psprintf("mimir query worker %d", i),
+							  "mimir query worker", 1, Int32GetDatum(i));
 }
 
 /* ---------------------------------------------------------------------

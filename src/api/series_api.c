@@ -14,33 +14,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "promql/promql.h"
+#include "promql/promql_eval.h"
 
 /* Mimir: series that received a sample within this long are "active" */
 #define ACTIVE_SERIES_WINDOW_MS	(20 * 60 * 1000)
 
 static int
-labelset_cmp(const MimirLabelSet *a, const MimirLabelSet *b)
-{
-	int			n = Min(a->n, b->n);
-
-	for (int i = 0; i < n; i++)
-	{
-		int			c = strcmp(a->labels[i].name, b->labels[i].name);
-
-		if (c != 0)
-			return c;
-		c = strcmp(a->labels[i].value, b->labels[i].value);
-		if (c != 0)
-			return c;
-	}
-	return a->n - b->n;
-}
-
-static int
 ref_cmp(const void *a, const void *b)
 {
-	return labelset_cmp(&((const MimirSeriesRef *) a)->labels,
+	return pq_ls_cmp(&((const MimirSeriesRef *) a)->labels,
 						&((const MimirSeriesRef *) b)->labels);
 }
 
@@ -426,34 +408,9 @@ collect_selectors(PqNode *n, List **out)
 static void
 json_jsonb_labels(StringInfo s, Jsonb *jb)
 {
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	MimirLabelSet ls = {0, NULL};
-	int			cap = 0;
-	char	   *key = NULL;
+	MimirLabelSet ls;
 
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && key)
-		{
-			if (ls.n == cap)
-			{
-				cap = Max(4, cap * 2);
-				ls.labels = ls.labels ? repalloc(ls.labels, sizeof(MimirLabel) * cap)
-					: palloc(sizeof(MimirLabel) * cap);
-			}
-			ls.labels[ls.n].name = key;
-			ls.labels[ls.n].value = v.type == jbvString
-				? pnstrdup(v.val.string.val, v.val.string.len) : pstrdup("");
-			ls.n++;
-			key = NULL;
-		}
-	}
-	if (ls.n > 1)
-		qsort(ls.labels, ls.n, sizeof(MimirLabel), mimir_label_cmp);
+	mimir_labelset_from_jsonb(jb, &ls);
 	json_labels(s, &ls);
 }
 

@@ -39,6 +39,39 @@ mimir_labels_jsonb(const MimirLabelSet *ls)
 	return JsonbValueToJsonb(res);
 }
 
+/* the inverse: a jsonb object of string values as a label set sorted by name */
+void
+mimir_labelset_from_jsonb(Jsonb *jb, MimirLabelSet *out)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			cap = 8;
+	char	   *key = NULL;
+
+	out->n = 0;
+	out->labels = palloc(sizeof(MimirLabel) * cap);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE && key)
+		{
+			if (out->n == cap)
+			{
+				cap *= 2;
+				out->labels = repalloc(out->labels, sizeof(MimirLabel) * cap);
+			}
+			out->labels[out->n].name = key;
+			out->labels[out->n].value = v.type == jbvString ?
+				pnstrdup(v.val.string.val, v.val.string.len) : pstrdup("");
+			out->n++;
+			key = NULL;
+		}
+	}
+	qsort(out->labels, out->n, sizeof(MimirLabel), mimir_label_cmp);
+}
+
 /* Time range argument pair; NULL start/end mean unbounded. */
 static void
 time_range(FunctionCallInfo fcinfo, int a, int b, int64 *mint, int64 *maxt)

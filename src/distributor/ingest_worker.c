@@ -70,20 +70,8 @@ mimir_register_ingest_workers(void)
 				 errhint("Free the port or change mimir.http_port / mimir.http_listen_address; "
 						 "the HTTP workers retry every 10 seconds.")));
 	for (int i = 0; i < n; i++)
-	{
-		BackgroundWorker w;
-
-		memset(&w, 0, sizeof(w));
-		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		w.bgw_restart_time = 1;
-		snprintf(w.bgw_library_name, BGW_MAXLEN, "mimir");
-		snprintf(w.bgw_function_name, BGW_MAXLEN, "mimir_ingest_worker_main");
-		snprintf(w.bgw_name, BGW_MAXLEN, "mimir http worker %d", i);
-		snprintf(w.bgw_type, BGW_MAXLEN, "mimir http worker");
-		w.bgw_main_arg = Int32GetDatum(i);
-		RegisterBackgroundWorker(&w);
-	}
+		mimir_register_worker("mimir_ingest_worker_main", psprintf("mimir http worker %d", i),
+							  "mimir http worker", 1, Int32GetDatum(i));
 }
 
 static void

@@ -45,17 +45,7 @@ static TimestampTz last_trim;
 void
 mimir_register_cut_worker(void)
 {
-	BackgroundWorker w;
-
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = 5;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "mimir");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "mimir_cut_worker_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "mimir head cutter");
-	snprintf(w.bgw_type, BGW_MAXLEN, "mimir head cutter");
-	RegisterBackgroundWorker(&w);
+	mimir_register_worker("mimir_cut_worker_main", "mimir head cutter", "mimir head cutter", 5, (Datum) 0);
 }
 
 /* The largest head id that is at least head_max_age old (-1: none). */

@@ -152,6 +152,7 @@ extern MimirLabelSet pq_ls_del(const MimirLabelSet *ls, const char *name);
 extern MimirLabelSet pq_ls_keep(const MimirLabelSet *ls, List *names, bool keep);
 extern MimirLabelSet pq_ls_drop_name(const MimirLabelSet *ls);
 extern int	pq_ls_cmp(const MimirLabelSet *a, const MimirLabelSet *b);
+extern int64 pq_days_from_civil(int64 y, int m, int d);
 extern bool pq_ls_equal(const MimirLabelSet *a, const MimirLabelSet *b);
 extern void pq_ls_key(const MimirLabelSet *ls, StringInfo buf);
 extern uint64 pq_ls_hash(const MimirLabelSet *ls);

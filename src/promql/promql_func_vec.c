@@ -112,8 +112,9 @@ civil_from_days(int64 z, int64 *y, int *m, int *d)
 		(*y)++;
 }
 
-static int64
-days_from_civil(int64 y, int m, int d)
+/* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm) */
+int64
+pq_days_from_civil(int64 y, int m, int d)
 {
 	int64		era,
 				yoe,
@@ -162,7 +163,7 @@ date_func(PqFunc fn, int64 sec)
 				return w < 0 ? w + 7 : w;
 			}
 		case PQ_FN_DAY_OF_YEAR:
-			return (double) (days - days_from_civil(y, 1, 1) + 1);
+			return (double) (days - pq_days_from_civil(y, 1, 1) + 1);
 		case PQ_FN_HOUR:
 			return (double) (secs / 3600);
 		case PQ_FN_MINUTE:

@@ -214,6 +214,17 @@ pq_append_go_quoted(StringInfo buf, const char *s, int len)
 	appendStringInfoChar(buf, '"');
 }
 
+/* Go's %q of a NUL-terminated string, palloc'd (for messages Prometheus formats with %q) */
+char *
+mimir_go_quote(const char *s)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	pq_append_go_quoted(&b, s, strlen(s));
+	return b.data;
+}
+
 void
 pq_append_go_quoted_rune(StringInfo buf, int32 r)
 {
@@ -240,16 +251,14 @@ append_go_quoted_prefix(StringInfo buf, const char *s, int len, int nrunes)
 	pq_append_go_quoted(buf, s, i);
 }
 
-static int
-hexval(int c)
+
+/* a hex digit's value, 16 for anything else (never below a base) */
+static inline int
+hexval16(int c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return 16;
+	int			d = c >= 0 && c <= 0x7F ? mimir_hex_digit((char) c) : -1;
+
+	return d < 0 ? 16 : d;
 }
 
 char *
@@ -338,7 +347,7 @@ pq_unquote(const char *s, int slen, int *len)
 				continue;
 		}
 		for (int i = 0; i < n && p < e; i++, p++)
-			v = v * base + hexval(*p);
+			v = v * base + hexval16(*p);
 		if (rune)
 			append_utf8(&buf, v);
 		else
@@ -645,7 +654,7 @@ lex_escape(PqLexer *l, PqToken *tok, char quote)
 	}
 	while (n > 0)
 	{
-		uint32		d = (ch == EOFCH || ch > 0x7F) ? 16 : hexval(ch);
+		uint32		d = (ch == EOFCH || ch > 0x7F) ? 16 : hexval16(ch);
 
 		if (d >= base)
 		{

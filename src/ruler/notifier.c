@@ -59,17 +59,7 @@ static char *targets_conf;
 void
 mimir_register_notifier(void)
 {
-	BackgroundWorker w;
-
-	memset(&w, 0, sizeof(w));
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	w.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	w.bgw_restart_time = 5;
-	snprintf(w.bgw_library_name, BGW_MAXLEN, "mimir");
-	snprintf(w.bgw_function_name, BGW_MAXLEN, "mimir_notifier_main");
-	snprintf(w.bgw_name, BGW_MAXLEN, "mimir alert notifier");
-	snprintf(w.bgw_type, BGW_MAXLEN, "mimir alert notifier");
-	RegisterBackgroundWorker(&w);
+	mimir_register_worker("mimir_notifier_main", "mimir alert notifier", "mimir alert notifier", 5, (Datum) 0);
 }
 
 /* (re)build the target list when mimir.alertmanager_url changed */

@@ -175,38 +175,6 @@ ls_key(const MimirLabelSet *ls)
 	return b.data;
 }
 
-static void
-jsonb_to_ls(Jsonb *jb, MimirLabelSet *out)
-{
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	int			cap = 8;
-	char	   *key = NULL;
-
-	out->n = 0;
-	out->labels = palloc(sizeof(MimirLabel) * cap);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && key)
-		{
-			if (out->n == cap)
-			{
-				cap *= 2;
-				out->labels = repalloc(out->labels, sizeof(MimirLabel) * cap);
-			}
-			out->labels[out->n].name = key;
-			out->labels[out->n].value = v.type == jbvString ?
-				pnstrdup(v.val.string.val, v.val.string.len) : pstrdup("");
-			out->n++;
-			key = NULL;
-		}
-	}
-	qsort(out->labels, out->n, sizeof(MimirLabel), mimir_label_cmp);
-}
-
 static int64 *
 int8_array(Datum d, bool isnull, int *n)
 {
@@ -312,8 +280,8 @@ load_rules(EvalGroup *g)
 		r->expr = SPI_getvalue(tup, td, 5);
 		r->for_ms = DatumGetInt64(SPI_getbinval(tup, td, 6, &isnull));
 		r->kff_ms = DatumGetInt64(SPI_getbinval(tup, td, 7, &isnull));
-		jsonb_to_ls(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 8, &isnull)), &r->labels);
-		jsonb_to_ls(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 9, &isnull)), &r->annotations);
+		mimir_labelset_from_jsonb(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 8, &isnull)), &r->labels);
+		mimir_labelset_from_jsonb(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 9, &isnull)), &r->annotations);
 		d = SPI_getbinval(tup, td, 10, &isnull);
 		r->prev = int8_array(d, isnull, &r->nprev);
 	}
@@ -358,8 +326,8 @@ load_alerts(int64 rule_id)
 		Datum		d;
 
 		a->key = SPI_getvalue(tup, td, 1);
-		jsonb_to_ls(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 2, &isnull)), &a->labels);
-		jsonb_to_ls(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull)), &a->annotations);
+		mimir_labelset_from_jsonb(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 2, &isnull)), &a->labels);
+		mimir_labelset_from_jsonb(DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull)), &a->annotations);
 		st = SPI_getvalue(tup, td, 4);
 		a->state = strcmp(st, "firing") == 0 ? ST_FIRING : strcmp(st, "pending") == 0 ? ST_PENDING : ST_INACTIVE;
 		a->value = DatumGetFloat8(SPI_getbinval(tup, td, 5, &isnull));
@@ -1244,7 +1212,7 @@ mimir_render_template(PG_FUNCTION_ARGS)
 	tenant = mimir_tenant_name(PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4));
 	memset(&env, 0, sizeof(env));
 	if (!PG_ARGISNULL(1))
-		jsonb_to_ls(PG_GETARG_JSONB_P(1), &env.labels);
+		mimir_labelset_from_jsonb(PG_GETARG_JSONB_P(1), &env.labels);
 	env.value = PG_ARGISNULL(2) ? 0 : PG_GETARG_FLOAT8(2);
 	env.t_ms = PG_ARGISNULL(3) ? now_ms() : mimir_ts_to_ms_checked(PG_GETARG_TIMESTAMPTZ(3), "at");
 	ruler_external_labels(&env.external_labels);

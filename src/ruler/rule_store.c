@@ -68,38 +68,6 @@ rule_match_key(bool alerting, const char *name, const MimirLabelSet *labels)
 	return psprintf("%s %s %s", alerting ? "alert" : "record", name, mimir_labelset_to_text(labels));
 }
 
-static void
-jsonb_labels(Jsonb *jb, MimirLabelSet *out)
-{
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	int			cap = 8;
-	char	   *key = NULL;
-
-	out->n = 0;
-	out->labels = palloc(sizeof(MimirLabel) * cap);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && key)
-		{
-			if (out->n == cap)
-			{
-				cap *= 2;
-				out->labels = repalloc(out->labels, sizeof(MimirLabel) * cap);
-			}
-			out->labels[out->n].name = key;
-			out->labels[out->n].value = v.type == jbvString ?
-				pnstrdup(v.val.string.val, v.val.string.len) : pstrdup("");
-			out->n++;
-			key = NULL;
-		}
-	}
-	qsort(out->labels, out->n, sizeof(MimirLabel), mimir_label_cmp);
-}
-
 void
 ruler_store_group(int32 tenant_id, const char *ns, const RuleGroupDef *g)
 {
@@ -164,7 +132,7 @@ ruler_store_group(int32 tenant_id, const char *ns, const RuleGroupDef *g)
 			MimirLabelSet ls;
 
 			old_id[i] = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			jsonb_labels(DatumGetJsonbP(SPI_getbinval(tup, td, 4, &isnull)), &ls);
+			mimir_labelset_from_jsonb(DatumGetJsonbP(SPI_getbinval(tup, td, 4, &isnull)), &ls);
 			old_key[i] = rule_match_key(strcmp(SPI_getvalue(tup, td, 2), "alerting") == 0,
 										SPI_getvalue(tup, td, 3), &ls);
 		}

@@ -282,33 +282,6 @@ get_bool(YCtx *y, yaml_node_t *n)
 	return false;
 }
 
-/* Go's %q for the common case (printable ASCII/UTF-8) */
-static char *
-go_quote(const char *s)
-{
-	StringInfoData b;
-
-	initStringInfo(&b);
-	appendStringInfoChar(&b, '"');
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			appendStringInfo(&b, "\\%c", *p);
-		else if (*p == '\n')
-			appendStringInfoString(&b, "\\n");
-		else if (*p == '\t')
-			appendStringInfoString(&b, "\\t");
-		else if (*p == '\r')
-			appendStringInfoString(&b, "\\r");
-		else if (*p < 0x20 || *p == 0x7f)
-			appendStringInfo(&b, "\\x%02x", *p);
-		else
-			appendStringInfoChar(&b, (char) *p);
-	}
-	appendStringInfoChar(&b, '"');
-	return b.data;
-}
-
 /* model.Duration: decoded from its string form; an invalid one ends decoding */
 static int64
 get_duration(YCtx *y, yaml_node_t *n, bool *ok)
@@ -332,7 +305,7 @@ get_duration(YCtx *y, yaml_node_t *n, bool *ok)
 	if (!mimir_parse_duration(s, &ms))
 	{
 		if (y->fatal == NULL)
-			y->fatal = psprintf("not a valid duration string: %s", go_quote(s));
+			y->fatal = psprintf("not a valid duration string: %s", mimir_go_quote(s));
 		return 0;
 	}
 	*ok = true;
@@ -358,7 +331,7 @@ check_duplicate_keys(YCtx *y, yaml_node_t *map)
 			{
 				y->unmarshal = lappend(y->unmarshal,
 									   psprintf("line %d: mapping key %s already defined at line %d",
-												node_line(ka), go_quote((char *) ka->data.scalar.value),
+												node_line(ka), mimir_go_quote((char *) ka->data.scalar.value),
 												node_line(kb)));
 				break;
 			}
@@ -604,12 +577,12 @@ rule_prefix(const RuleGroupDef *g, int i, const char *rulename, int l1, int c1, 
 			bool have_node, bool have_alt)
 {
 	if (have_alt)
-		return psprintf("%d:%d: %d:%d: group %s, rule %d, %s: ", l1, c1, l2, c2, go_quote(g->name),
-						i + 1, go_quote(rulename));
+		return psprintf("%d:%d: %d:%d: group %s, rule %d, %s: ", l1, c1, l2, c2, mimir_go_quote(g->name),
+						i + 1, mimir_go_quote(rulename));
 	if (have_node)
-		return psprintf("%d:%d: group %s, rule %d, %s: ", l1, c1, go_quote(g->name), i + 1,
-						go_quote(rulename));
-	return psprintf("group %s, rule %d, %s: ", go_quote(g->name), i + 1, go_quote(rulename));
+		return psprintf("%d:%d: group %s, rule %d, %s: ", l1, c1, mimir_go_quote(g->name), i + 1,
+						mimir_go_quote(rulename));
+	return psprintf("group %s, rule %d, %s: ", mimir_go_quote(g->name), i + 1, mimir_go_quote(rulename));
 }
 
 /* PromQL parse check; returns the parser's message or NULL */
@@ -720,7 +693,7 @@ validate_group_ex(const RuleGroupDef *g, const GroupExtra *ex, List **errors)
 				if (e)
 					tmpl_errs = lappend(tmpl_errs, psprintf("%slabel %s: %s",
 															rule_prefix(g, i, rname, 0, 0, 0, 0, false, false),
-															go_quote(r->labels.labels[k].name), e));
+															mimir_go_quote(r->labels.labels[k].name), e));
 			}
 			for (int k = 0; k < r->annotations.n; k++)
 			{
@@ -729,7 +702,7 @@ validate_group_ex(const RuleGroupDef *g, const GroupExtra *ex, List **errors)
 				if (e)
 					tmpl_errs = lappend(tmpl_errs, psprintf("%sannotation %s: %s",
 															rule_prefix(g, i, rname, 0, 0, 0, 0, false, false),
-															go_quote(r->annotations.labels[k].name), e));
+															mimir_go_quote(r->annotations.labels[k].name), e));
 			}
 		}
 		foreach(lc, tmpl_errs)
@@ -738,9 +711,9 @@ validate_group_ex(const RuleGroupDef *g, const GroupExtra *ex, List **errors)
 	if (ex && ex->source_tenants)
 		*errors = lappend(*errors,
 						  psprintf("group %s: federated rule groups (source_tenants) are not supported",
-								   go_quote(g->name)));
+								   mimir_go_quote(g->name)));
 	if (g->limit < 0)
-		*errors = lappend(*errors, psprintf("group %s: limit must not be negative", go_quote(g->name)));
+		*errors = lappend(*errors, psprintf("group %s: limit must not be negative", mimir_go_quote(g->name)));
 }
 
 void
@@ -906,7 +879,7 @@ ruler_parse_file(const char *text, List **errors)
 					if (strcmp(((RuleGroupDef *) lfirst(pc))->name, g->name) == 0)
 					{
 						*errors = lappend(*errors, psprintf("%d:%d: groupname: %s is repeated in the same file",
-															g->line, g->column, go_quote(g->name)));
+															g->line, g->column, mimir_go_quote(g->name)));
 						break;
 					}
 				validate_group_ex(g, lfirst(lx), errors);

@@ -127,7 +127,6 @@ extern void ruler_raise_errors(const char *what, List *errors);
 extern uint64 ruler_group_hash(const char *file, const char *name);
 extern int64 ruler_eval_slot(int64 now_ms, int64 interval_ms, uint64 hash, bool align);
 
-extern uint64 ruler_xxhash64(const void *data, size_t len, uint64 seed);
 
 /* external labels parsed from mimir.ruler_external_labels */
 extern void ruler_external_labels(MimirLabelSet *out);

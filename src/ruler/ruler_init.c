@@ -6,6 +6,8 @@
  */
 #include "ruler/ruler.h"
 
+#include "promql/promql_eval.h"
+
 #include "compactor/compactor.h"
 
 #include <limits.h>
@@ -123,117 +125,6 @@ mimir_ruler_init(void)
 		mimir_register_notifier();
 }
 
-/* ---------------------------------------------------------------------
- * xxHash64 (the algorithm of Yann Collet's specification)
- * --------------------------------------------------------------------- */
-#define XXH_P1 UINT64CONST(11400714785074694791)
-#define XXH_P2 UINT64CONST(14029467366897019727)
-#define XXH_P3 UINT64CONST(1609587929392839161)
-#define XXH_P4 UINT64CONST(9650029242287828579)
-#define XXH_P5 UINT64CONST(2870177450012600261)
-
-static inline uint64
-rotl64(uint64 x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64
-read64(const unsigned char *p)
-{
-	uint64		v;
-
-	memcpy(&v, p, 8);
-#ifdef WORDS_BIGENDIAN
-	v = pg_bswap64(v);
-#endif
-	return v;
-}
-
-static inline uint32
-read32(const unsigned char *p)
-{
-	uint32		v;
-
-	memcpy(&v, p, 4);
-#ifdef WORDS_BIGENDIAN
-	v = pg_bswap32(v);
-#endif
-	return v;
-}
-
-static inline uint64
-xxh_round(uint64 acc, uint64 input)
-{
-	acc += input * XXH_P2;
-	acc = rotl64(acc, 31);
-	return acc * XXH_P1;
-}
-
-static inline uint64
-xxh_merge(uint64 acc, uint64 val)
-{
-	acc ^= xxh_round(0, val);
-	return acc * XXH_P1 + XXH_P4;
-}
-
-uint64
-ruler_xxhash64(const void *data, size_t len, uint64 seed)
-{
-	const unsigned char *p = data;
-	const unsigned char *end = p + len;
-	uint64		h;
-
-	if (len >= 32)
-	{
-		uint64		v1 = seed + XXH_P1 + XXH_P2,
-					v2 = seed + XXH_P2,
-					v3 = seed,
-					v4 = seed - XXH_P1;
-
-		do
-		{
-			v1 = xxh_round(v1, read64(p));
-			v2 = xxh_round(v2, read64(p + 8));
-			v3 = xxh_round(v3, read64(p + 16));
-			v4 = xxh_round(v4, read64(p + 24));
-			p += 32;
-		} while (p + 32 <= end);
-		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-		h = xxh_merge(h, v1);
-		h = xxh_merge(h, v2);
-		h = xxh_merge(h, v3);
-		h = xxh_merge(h, v4);
-	}
-	else
-		h = seed + XXH_P5;
-	h += (uint64) len;
-	while (p + 8 <= end)
-	{
-		h ^= xxh_round(0, read64(p));
-		h = rotl64(h, 27) * XXH_P1 + XXH_P4;
-		p += 8;
-	}
-	if (p + 4 <= end)
-	{
-		h ^= (uint64) read32(p) * XXH_P1;
-		h = rotl64(h, 23) * XXH_P2 + XXH_P3;
-		p += 4;
-	}
-	while (p < end)
-	{
-		h ^= (*p) * XXH_P5;
-		h = rotl64(h, 11) * XXH_P1;
-		p++;
-	}
-	h ^= h >> 33;
-	h *= XXH_P2;
-	h ^= h >> 29;
-	h *= XXH_P3;
-	h ^= h >> 32;
-	return h;
-}
-
 /* labels.Hash() of {file=<file>, name=<name>}: names and values with 0xff separators */
 uint64
 ruler_group_hash(const char *file, const char *name)
@@ -250,7 +141,7 @@ ruler_group_hash(const char *file, const char *name)
 	appendStringInfoChar(&b, '\xff');
 	appendStringInfoString(&b, name);
 	appendStringInfoChar(&b, '\xff');
-	h = ruler_xxhash64(b.data, b.len, 0);
+	h = pq_xxhash64(b.data, b.len);
 	pfree(b.data);
 	return h;
 }

@@ -87,17 +87,6 @@ scan_ident(Parser *ps, bool metric)
 	return pnstrdup(start, ps->p - start);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* A Go-style quoted string: "..." and '...' with escapes, `...` raw. */
 static char *
@@ -161,7 +150,7 @@ parse_string(Parser *ps)
 
 					for (int i = 0; i < nd; i++)
 					{
-						int			h = hexval(ps->p[i]);
+						int			h = mimir_hex_digit(ps->p[i]);
 
 						if (h < 0)
 						{

@@ -13,17 +13,6 @@
 #include "utils/datetime.h"
 #include "utils/float.h"
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 PG_FUNCTION_INFO_V1(promchunk_in);
 PG_FUNCTION_INFO_V1(promchunk_out);
@@ -167,8 +156,8 @@ promchunk_in(PG_FUNCTION_ARGS)
 	raw = palloc_extended(Max(len, 1), MCXT_ALLOC_HUGE);
 	for (size_t i = 0; i < len; i++)
 	{
-		int			hi = hex_digit(str[2 + 2 * i]);
-		int			lo = hex_digit(str[3 + 2 * i]);
+		int			hi = mimir_hex_digit(str[2 + 2 * i]);
+		int			lo = mimir_hex_digit(str[3 + 2 * i]);
 
 		if (hi < 0 || lo < 0)
 			ereport(ERROR,

@@ -48,17 +48,6 @@ other_case(char c)
 	return (c >= 'a' && c <= 'z') ? c - 'a' + 'A' : c - 'A' + 'a';
 }
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * A non-ASCII character at p (UTF-8) under case-insensitivity: appends it
@@ -116,9 +105,9 @@ read_hex_escape(const char *re, const char **p)
 
 		for (q++; *q && *q != '}'; q++, n++)
 		{
-			if (hexdigit(*q) < 0 || n >= 8)
+			if (mimir_hex_digit(*q) < 0 || n >= 8)
 				unsupported(re, "invalid \\x{...} escape");
-			v = v * 16 + hexdigit(*q);
+			v = v * 16 + mimir_hex_digit(*q);
 		}
 		if (*q != '}' || n == 0)
 			unsupported(re, "invalid \\x{...} escape");
@@ -126,9 +115,9 @@ read_hex_escape(const char *re, const char **p)
 	}
 	else
 	{
-		if (hexdigit(q[0]) < 0 || hexdigit(q[1]) < 0)
+		if (mimir_hex_digit(q[0]) < 0 || mimir_hex_digit(q[1]) < 0)
 			unsupported(re, "invalid \\x escape");
-		v = hexdigit(q[0]) * 16 + hexdigit(q[1]);
+		v = mimir_hex_digit(q[0]) * 16 + mimir_hex_digit(q[1]);
 		*p = q + 2;
 	}
 	if (v > 0x10FFFF || v == 0)
