@@ -161,6 +161,24 @@ SELECT count(*) FROM mimir.samples('p', '2020-01-01', '2022-01-01', 'packing_del
 SELECT labels, samples FROM summary('p');
 SELECT invariant_violations();
 
+-- many series at once: packs of at most 128 chunks, consecutive ids, all read back
+SELECT count(mimir.write(format('m{i="%s"}', i), '2020-06-02 00:00:00+00'::timestamptz + t * interval '15 s', i * 1000 + t))
+  FROM generate_series(1, 300) i, generate_series(0, 239) t;
+SELECT mimir.cut_head(100000) >= 0 AS cut;
+SELECT mimir.pack_chunks('1 hour') >= 300 AS packed;
+SELECT * FROM placement();
+SELECT count(DISTINCT (series_lo, pack_mint)) >= 3 AS packs, max(n) <= 128 AS at_most_128
+  FROM (SELECT series_lo, pack_mint, count(*) OVER (PARTITION BY series_lo, pack_mint) AS n
+          FROM mimir.chunk_pack_entries() e JOIN mimir.series s ON s.id = e.series_id
+          JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = 'packing' AND e.mint >= 1591056000000) x;
+SELECT count(*) AS series, sum(n) AS samples, bool_and(n = 240) AS complete,
+       bool_and(total = 240 * (i * 1000) + 28680) AS exact
+  FROM (SELECT (labels->>'i')::int AS i, count(*) AS n, sum(value) AS total
+          FROM mimir.samples('m', '2020-06-02', '2020-06-03') GROUP BY 1) x;
+SELECT count(*) AS querier_series, sum(value) AS total
+  FROM mimir.query('count_over_time(m[2h])', '2020-06-02 01:00:00+00');
+SELECT invariant_violations();
+
 -- bad arguments
 SELECT mimir.pack_chunks('-1 hour');
 SELECT mimir.pack_chunks('1 hour', 0);

@@ -24,6 +24,7 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -33,6 +34,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "utils/resowner.h"
 #include "parser/parse_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -358,13 +361,18 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 									   5, types, args, NULL, true, 0);
 	for (;;)
 	{
+		SPITupleTable *tt;
+		uint64		nrows;
+
 		SPI_cursor_fetch(portal, true, 64);
 		if (SPI_processed == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
+		tt = SPI_tuptable;
+		nrows = SPI_processed;
+		for (uint64 r = 0; r < nrows; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	td = SPI_tuptable->tupdesc;
+			HeapTuple	tup = tt->vals[r];
+			TupleDesc	td = tt->tupdesc;
 			bool		isnull;
 			int64		lo = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 			int64		hi = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
@@ -392,7 +400,7 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 			}
 			pfree(e);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
 	pfree(ids);
@@ -742,6 +750,90 @@ builder_flush(Builder *b)
 }
 
 /*
+ * Rebuild the (series_id, mint) index of chunk partitions whose rows went
+ * into packs: a btree keeps its pages when its entries go, and once a day's
+ * chunks are packed its plain partition is empty but its index is not. Run
+ * before packing, so the rows packed by the previous run are dead by now.
+ * Never waits long on readers: skipped this time if the lock is not free.
+ */
+static void
+shrink_plain_indexes(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	mimir_spi_connect();
+	if (SPI_execute("SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname), "
+					"quote_ident(n.nspname) || '.' || quote_ident(c.relname), pg_relation_size(i.indexrelid) "
+					"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+					"JOIN pg_namespace n ON n.oid = c.relnamespace "
+					"JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ic ON ic.oid = i.indexrelid "
+					"WHERE h.inhparent = 'mimir.chunks'::regclass AND pg_relation_size(i.indexrelid) > 262144",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "chunk index lookup failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		size = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		names = lappend(names, list_make3(SPI_getvalue(tup, td, 1), SPI_getvalue(tup, td, 2),
+										  makeInteger((int) Min(size / 8192, PG_INT32_MAX))));
+		MemoryContextSwitchTo(old);
+	}
+	mimir_spi_finish();
+	foreach(lc, names)
+	{
+		List	   *it = lfirst(lc);
+		char	   *index = linitial(it);
+		char	   *table = lsecond(it);
+		int64		pages = intVal(lthird(it));
+		int64		rows;
+		bool		isnull;
+
+		mimir_spi_connect();
+		if (SPI_execute(psprintf("SELECT count(*) FROM %s", table), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "chunk count failed");
+		rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		mimir_spi_finish();
+		/* about 40 bytes an entry when built: rebuild at 4 times that (and 256 kB) */
+		if (pages * 8192 < 4 * rows * 40 + 262144)
+			continue;
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(caller);
+		PG_TRY();
+		{
+			mimir_spi_connect();
+			if (SPI_execute("SELECT set_config('lock_timeout', '1s', true)", false, 0) != SPI_OK_SELECT ||
+				SPI_execute(psprintf("REINDEX INDEX %s", index), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not rebuild %s", index);
+			mimir_spi_finish();
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(caller);
+			ed = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller);
+			CurrentResourceOwner = owner;
+			ereport(LOG, (errmsg("mimir pack_chunks: index %s not rebuilt this time: %s", index, ed->message)));
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
+	}
+}
+
+/*
  * Pack the settled plain chunks: for each series, the longest run of its
  * oldest plain chunks that are full (mimir.chunk_max_samples) or end before
  * now - settled_after. At most max_chunks chunks per call.
@@ -764,19 +856,26 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 
 	compactor_lock_chunks();
 	mimir_head_flush();
+	shrink_plain_indexes();
 	mimir_spi_connect();
 	portal = SPI_cursor_open(NULL, SPI_prepare("SELECT series_id, mint, maxt, chunk FROM mimir.chunks "
 											   "ORDER BY series_id, mint", 0, NULL),
 							 NULL, NULL, true);
 	while (!done)
 	{
+		SPITupleTable *tt;
+		uint64		nrows;
+
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
 			break;
-		for (uint64 r = 0; r < SPI_processed && !done; r++)
+		/* flushing a pack runs statements, which replace SPI_tuptable */
+		tt = SPI_tuptable;
+		nrows = SPI_processed;
+		for (uint64 r = 0; r < nrows && !done; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	td = SPI_tuptable->tupdesc;
+			HeapTuple	tup = tt->vals[r];
+			TupleDesc	td = tt->tupdesc;
 			bool		isnull;
 			int64		sid = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 			int64		mint = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
@@ -852,7 +951,7 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 			if (packed >= max_chunks)
 				done = true;
 		}
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(tt);
 	}
 	SPI_cursor_close(portal);
 	for (int i = 0; i < nb; i++)
