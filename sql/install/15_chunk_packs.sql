@@ -12,12 +12,14 @@ CREATE TABLE chunk_packs (
     series_hi bigint NOT NULL,
     mint      bigint NOT NULL,   -- first sample of any chunk in the pack
     maxt      bigint NOT NULL,   -- last sample
-    data      bytea NOT NULL     -- directory + chunks (chunk_packs.c)
+    dir       bytea NOT NULL,    -- the chunks' series, times and lengths (chunk_packs.c), inline
+    data      bytea NOT NULL     -- the chunks back to back, out of line
 ) PARTITION BY RANGE (mint);
 ALTER TABLE chunk_packs ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE chunk_packs ALTER COLUMN dir SET STORAGE MAIN;
 CREATE INDEX chunk_packs_series_mint ON chunk_packs (series_lo, mint) INCLUDE (series_hi, maxt);
 
-CREATE FUNCTION pack_chunks(settled_after interval DEFAULT '1 hour', max_chunks bigint DEFAULT 10000000)
+CREATE FUNCTION pack_chunks(settled_after interval DEFAULT '1 hour', max_chunks bigint DEFAULT 1000000)
     RETURNS bigint AS 'MODULE_PATHNAME', 'mimir_pack_chunks' LANGUAGE C STRICT;
 COMMENT ON FUNCTION pack_chunks(interval, bigint) IS
   'move settled chunks (full, or ending before now - settled_after) into mimir.chunk_packs; returns chunks packed';

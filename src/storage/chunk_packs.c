@@ -6,11 +6,11 @@
  * consecutive series ids in one row, partitioned by day like mimir.chunks
  * (chunk_packs_pYYYYMMDD next to chunks_pYYYYMMDD, dropped together).
  *
- * A pack's data: uint32 directory length, the directory (varints: chunk
- * count, then per chunk the series id delta, mint - pack mint, maxt - mint,
- * length), then the chunks' bytes. data is stored uncompressed out of line
- * (STORAGE EXTERNAL), so readers fetch the directory and the chunks they
- * need as slices without reading the rest of the pack.
+ * A pack's dir (inline in the row) lists its chunks (varints: chunk count,
+ * then per chunk the series id delta, mint - pack mint, maxt - mint,
+ * length); its data is the chunks back to back, stored uncompressed out of
+ * line (STORAGE EXTERNAL), so readers read the directory with the row and
+ * fetch only the byte ranges of the chunks they need (TOAST slices).
  *
  * Invariant: for every series, all its packed chunks precede (in time) all
  * its plain chunks. The packer packs a prefix of each series' plain chunks;
@@ -148,17 +148,20 @@ get_varint(const uint8 **p, const uint8 *end, uint64 *v)
 	return false;
 }
 
-/* Build a pack's data from entries sorted by (series, mint); sets lo/hi/mint/maxt. */
+/*
+ * Build a pack from entries sorted by (series, mint): its directory and its
+ * data (the chunks, back to back); sets lo/hi/mint/maxt.
+ */
 static bytea *
-pack_build(const MimirPackEntry *e, int n, const uint8 *const *chunks,
+pack_build(const MimirPackEntry *e, int n, const uint8 *const *chunks, bytea **dir_out,
 		   int64 *lo, int64 *hi, int64 *mint, int64 *maxt)
 {
 	StringInfoData dir;
 	size_t		total = 0;
 	bytea	   *out;
+	bytea	   *d;
 	char	   *p;
 	int64		prev;
-	uint32		dirlen;
 
 	Assert(n > 0);
 	*lo = e[0].series;
@@ -182,63 +185,42 @@ pack_build(const MimirPackEntry *e, int n, const uint8 *const *chunks,
 		prev = e[i].series;
 		total += e[i].len;
 	}
-	dirlen = (uint32) dir.len;
-	out = palloc(VARHDRSZ + 4 + dir.len + total);
-	SET_VARSIZE(out, VARHDRSZ + 4 + dir.len + total);
+	d = palloc(VARHDRSZ + dir.len);
+	SET_VARSIZE(d, VARHDRSZ + dir.len);
+	memcpy(VARDATA(d), dir.data, dir.len);
+	pfree(dir.data);
+	*dir_out = d;
+	out = palloc(VARHDRSZ + total);
+	SET_VARSIZE(out, VARHDRSZ + total);
 	p = VARDATA(out);
-	p[0] = (char) (dirlen & 0xff);
-	p[1] = (char) ((dirlen >> 8) & 0xff);
-	p[2] = (char) ((dirlen >> 16) & 0xff);
-	p[3] = (char) ((dirlen >> 24) & 0xff);
-	memcpy(p + 4, dir.data, dir.len);
-	p += 4 + dir.len;
 	for (int i = 0; i < n; i++)
 	{
 		memcpy(p, chunks[i], e[i].len);
 		p += e[i].len;
 	}
-	pfree(dir.data);
 	return out;
 }
 
 /*
- * The directory of a pack (data: the stored datum, possibly a TOAST
- * pointer; only the directory's bytes are fetched). Offsets are into the
- * data's payload.
+ * The entries of a pack from its directory (a small inline column).
+ * Offsets are into the pack's data.
  */
 MimirPackEntry *
-mimir_pack_directory(Datum data, int64 series_lo, int64 pack_mint, int *n)
+mimir_pack_directory(Datum dirdatum, int64 series_lo, int64 pack_mint, int *n)
 {
-	struct varlena *raw = (struct varlena *) DatumGetPointer(data);
-	struct varlena *h = detoast_attr_slice(raw, 0, 2048);
-	const uint8 *p = (const uint8 *) VARDATA_ANY(h);
-	int32		got = VARSIZE_ANY_EXHDR(h);
-	uint32		dirlen;
-	struct varlena *d = h;
-	const uint8 *end;
+	struct varlena *d = PG_DETOAST_DATUM_PACKED(dirdatum);
+	const uint8 *p = (const uint8 *) VARDATA_ANY(d);
+	int32		dirlen = VARSIZE_ANY_EXHDR(d);
+	const uint8 *end = p + dirlen;
 	uint64		cnt,
 				v;
 	MimirPackEntry *e;
 	int64		sid = series_lo;
-	int32		off;
+	int32		off = 0;
 
-	if (got < 4)
-		elog(ERROR, "mimir: corrupt chunk pack (no directory)");
-	dirlen = p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
-	if ((int64) dirlen + 4 > got)
-	{
-		d = detoast_attr_slice(raw, 4, dirlen);
-		p = (const uint8 *) VARDATA_ANY(d);
-		if (VARSIZE_ANY_EXHDR(d) != (int32) dirlen)
-			elog(ERROR, "mimir: corrupt chunk pack (short directory)");
-	}
-	else
-		p += 4;
-	end = p + dirlen;
-	if (!get_varint(&p, end, &cnt) || cnt > dirlen)
+	if (!get_varint(&p, end, &cnt) || cnt > (uint64) dirlen)
 		elog(ERROR, "mimir: corrupt chunk pack (count)");
 	e = palloc(sizeof(MimirPackEntry) * Max(cnt, 1));
-	off = 4 + (int32) dirlen;
 	for (uint64 i = 0; i < cnt; i++)
 	{
 		if (!get_varint(&p, end, &v))
@@ -257,9 +239,8 @@ mimir_pack_directory(Datum data, int64 series_lo, int64 pack_mint, int *n)
 		e[i].off = off;
 		off += (int32) v;
 	}
-	if (d != h)
+	if ((Pointer) d != DatumGetPointer(dirdatum))
 		pfree(d);
-	pfree(h);
 	*n = (int) cnt;
 	return e;
 }
@@ -354,7 +335,7 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 	args[3] = Int64GetDatum(maxt);
 	args[4] = Int64GetDatum(pack_mint_bound(mint));
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT series_lo, series_hi, mint, data FROM mimir.chunk_packs "
+									   "SELECT series_lo, series_hi, mint, dir, data FROM mimir.chunk_packs "
 									   "WHERE series_lo >= $1 - " CppAsString2(MIMIR_PACK_ID_SPAN)
 									   " AND series_lo <= $2 AND series_hi >= $1 AND mint <= $4 AND maxt >= $3"
 									   " AND mint >= $5",
@@ -384,8 +365,8 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 			CHECK_FOR_INTERRUPTS();
 			if (!any_in_range(ids, n, lo, hi))
 				continue;
-			data = SPI_getbinval(tup, td, 4, &isnull);
-			e = mimir_pack_directory(data, lo, pmint, &ne);
+			data = SPI_getbinval(tup, td, 5, &isnull);
+			e = mimir_pack_directory(SPI_getbinval(tup, td, 4, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
 			{
 				bytea	   *c;
@@ -421,19 +402,22 @@ insert_pack(const MimirPackEntry *e, int n, const uint8 *const *chunks)
 				hi,
 				mint,
 				maxt;
-	bytea	   *data = pack_build(e, n, chunks, &lo, &hi, &mint, &maxt);
-	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
-	Datum		args[5];
+	bytea	   *dir;
+	bytea	   *data = pack_build(e, n, chunks, &dir, &lo, &hi, &mint, &maxt);
+	Oid			types[6] = {INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
+	Datum		args[6];
 
 	ensure_pack_partition(mint);
 	args[0] = Int64GetDatum(lo);
 	args[1] = Int64GetDatum(hi);
 	args[2] = Int64GetDatum(mint);
 	args[3] = Int64GetDatum(maxt);
-	args[4] = PointerGetDatum(data);
-	if (SPI_execute_with_args("INSERT INTO mimir.chunk_packs(series_lo, series_hi, mint, maxt, data) "
-							  "VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL, false, 0) != SPI_OK_INSERT)
+	args[4] = PointerGetDatum(dir);
+	args[5] = PointerGetDatum(data);
+	if (SPI_execute_with_args("INSERT INTO mimir.chunk_packs(series_lo, series_hi, mint, maxt, dir, data) "
+							  "VALUES ($1, $2, $3, $4, $5, $6)", 6, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "chunk pack insert failed");
+	pfree(dir);
 	pfree(data);
 }
 
@@ -576,7 +560,7 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 	args[2] = Int64GetDatum(maxt_lo);
 	args[3] = Int64GetDatum(maxt_hi);
 	args[4] = Int64GetDatum(pack_mint_bound(maxt_lo));
-	if (SPI_execute_with_args("SELECT tableoid, ctid, series_lo, series_hi, mint, data FROM mimir.chunk_packs "
+	if (SPI_execute_with_args("SELECT tableoid, ctid, series_lo, series_hi, mint, dir, data FROM mimir.chunk_packs "
 							  "WHERE series_lo >= $1 - " CppAsString2(MIMIR_PACK_ID_SPAN)
 							  " AND series_lo <= $2 AND series_hi >= $1 AND maxt >= $3 AND mint <= $4 AND mint >= $5",
 							  5, types, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -607,8 +591,8 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			CHECK_FOR_INTERRUPTS();
 			if (!any_in_range(ids, n, lo, hi))
 				continue;
-			data = SPI_getbinval(tup, td, 6, &isnull);
-			e = mimir_pack_directory(data, lo, pmint, &ne);
+			data = SPI_getbinval(tup, td, 7, &isnull);
+			e = mimir_pack_directory(SPI_getbinval(tup, td, 6, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
 				if (e[i].maxt >= take_from(fr, n, e[i].series) && e[i].maxt <= maxt_hi)
 					ntake++;
@@ -679,14 +663,15 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 							b,
 							c,
 							d;
-				bytea	   *packed = pack_build(keep, nkeep, keepc, &a, &b, &c, &d);
+				bytea	   *pdir;
+				bytea	   *packed = pack_build(keep, nkeep, keepc, &pdir, &a, &b, &c, &d);
 				int64	   *meta = palloc(sizeof(int64) * 4);
 
 				meta[0] = a;
 				meta[1] = b;
 				meta[2] = c;
 				meta[3] = d;
-				repacks = lappend(repacks, list_make2(meta, packed));
+				repacks = lappend(repacks, list_make3(meta, pdir, packed));
 			}
 			pfree(keep);
 			pfree(keepc);
@@ -710,14 +695,15 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 		{
 			List	   *pr = lfirst(lc);
 			int64	   *meta = linitial(pr);
-			bytea	   *packed = lsecond(pr);
-			Oid			itypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID};
-			Datum		iargs[5] = {Int64GetDatum(meta[0]), Int64GetDatum(meta[1]), Int64GetDatum(meta[2]),
-			Int64GetDatum(meta[3]), PointerGetDatum(packed)};
+			bytea	   *pdir = lsecond(pr);
+			bytea	   *packed = lthird(pr);
+			Oid			itypes[6] = {INT8OID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID};
+			Datum		iargs[6] = {Int64GetDatum(meta[0]), Int64GetDatum(meta[1]), Int64GetDatum(meta[2]),
+			Int64GetDatum(meta[3]), PointerGetDatum(pdir), PointerGetDatum(packed)};
 
 			ensure_pack_partition(meta[2]);
-			if (SPI_execute_with_args("INSERT INTO mimir.chunk_packs(series_lo, series_hi, mint, maxt, data) "
-									  "VALUES ($1, $2, $3, $4, $5)", 5, itypes, iargs, NULL, false, 0) != SPI_OK_INSERT)
+			if (SPI_execute_with_args("INSERT INTO mimir.chunk_packs(series_lo, series_hi, mint, maxt, dir, data) "
+									  "VALUES ($1, $2, $3, $4, $5, $6)", 6, itypes, iargs, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "chunk pack insert failed");
 		}
 	}
@@ -752,9 +738,11 @@ builder_flush(Builder *b)
 /*
  * Rebuild the (series_id, mint) index of chunk partitions whose rows went
  * into packs: a btree keeps its pages when its entries go, and once a day's
- * chunks are packed its plain partition is empty but its index is not. Run
- * before packing, so the rows packed by the previous run are dead by now.
- * Never waits long on readers: skipped this time if the lock is not free.
+ * chunks are packed its plain partition is empty but its index is not. The
+ * same for the head's indexes once a large head was cut and vacuumed to
+ * nothing (a bulk load leaves its TOAST index behind). Run before packing,
+ * so the rows packed by the previous run are dead by now. Never waits long
+ * on readers or writers: skipped this time if the lock is not free.
  */
 static void
 shrink_plain_indexes(void)
@@ -763,6 +751,7 @@ shrink_plain_indexes(void)
 	ResourceOwner owner = CurrentResourceOwner;
 	List	   *names = NIL;
 	ListCell   *lc;
+	char	   *old_timeout;
 
 	mimir_spi_connect();
 	if (SPI_execute("SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname), "
@@ -770,7 +759,12 @@ shrink_plain_indexes(void)
 					"FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
 					"JOIN pg_namespace n ON n.oid = c.relnamespace "
 					"JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ic ON ic.oid = i.indexrelid "
-					"WHERE h.inhparent = 'mimir.chunks'::regclass AND pg_relation_size(i.indexrelid) > 262144",
+					"WHERE h.inhparent = 'mimir.chunks'::regclass AND pg_relation_size(i.indexrelid) > 262144 "
+					/* the head once cut empty: its indexes and its TOAST index, all at once */
+					"UNION ALL SELECT 'TABLE mimir.head', 'mimir.head', 0 "
+					"WHERE pg_relation_size('mimir.head') = 0 AND pg_indexes_size('mimir.head') "
+					"+ coalesce((SELECT pg_indexes_size(reltoastrelid) FROM pg_class "
+					"WHERE oid = 'mimir.head'::regclass AND reltoastrelid <> 0), 0) > 1048576",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "chunk index lookup failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -785,6 +779,9 @@ shrink_plain_indexes(void)
 										  makeInteger((int) Min(size / 8192, PG_INT32_MAX))));
 		MemoryContextSwitchTo(old);
 	}
+	if (SPI_execute("SELECT current_setting('lock_timeout')", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "setting lookup failed");
+	old_timeout = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	mimir_spi_finish();
 	foreach(lc, names)
 	{
@@ -801,7 +798,9 @@ shrink_plain_indexes(void)
 		rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		mimir_spi_finish();
 		/* about 40 bytes an entry when built: rebuild at 4 times that (and 256 kB) */
-		if (pages * 8192 < 4 * rows * 40 + 262144)
+		if (pages * 8192 < 4 * rows * 40 + 262144 && strcmp(table, "mimir.head") != 0)
+			continue;
+		if (strcmp(table, "mimir.head") == 0 && rows > 0)
 			continue;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(caller);
@@ -809,7 +808,8 @@ shrink_plain_indexes(void)
 		{
 			mimir_spi_connect();
 			if (SPI_execute("SELECT set_config('lock_timeout', '1s', true)", false, 0) != SPI_OK_SELECT ||
-				SPI_execute(psprintf("REINDEX INDEX %s", index), false, 0) != SPI_OK_UTILITY)
+				SPI_execute(psprintf(strncmp(index, "TABLE ", 6) == 0 ? "REINDEX %s" : "REINDEX INDEX %s", index),
+							false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not rebuild %s", index);
 			mimir_spi_finish();
 			ReleaseCurrentSubTransaction();
@@ -830,6 +830,17 @@ shrink_plain_indexes(void)
 			FreeErrorData(ed);
 		}
 		PG_END_TRY();
+		/* the short lock timeout was for the rebuild only */
+		{
+			Oid			type = TEXTOID;
+			Datum		arg = CStringGetTextDatum(old_timeout);
+
+			mimir_spi_connect();
+			if (SPI_execute_with_args("SELECT set_config('lock_timeout', $1, true)", 1, &type, &arg, NULL,
+									  false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not restore lock_timeout");
+			mimir_spi_finish();
+		}
 	}
 }
 
@@ -1021,6 +1032,7 @@ mimir_pack_roundtrip(PG_FUNCTION_ARGS)
 				mint,
 				maxt;
 	bytea	   *data;
+	bytea	   *dir;
 	MimirPackEntry *back;
 	int			nback;
 	Datum	   *out;
@@ -1051,8 +1063,8 @@ mimir_pack_roundtrip(PG_FUNCTION_ARGS)
 		e[i].len = VARSIZE_ANY_EXHDR(ch);
 		c[i] = (const uint8 *) VARDATA_ANY(ch);
 	}
-	data = pack_build(e, ns, c, &lo, &hi, &mint, &maxt);
-	back = mimir_pack_directory(PointerGetDatum(data), lo, mint, &nback);
+	data = pack_build(e, ns, c, &dir, &lo, &hi, &mint, &maxt);
+	back = mimir_pack_directory(PointerGetDatum(dir), lo, mint, &nback);
 	if (nback != ns)
 		elog(ERROR, "pack round trip: %d chunks back of %d", nback, ns);
 	out = palloc(sizeof(Datum) * ns);
@@ -1107,7 +1119,7 @@ mimir_chunk_pack_entries(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mimir_spi_connect();
-	portal = SPI_cursor_open(NULL, SPI_prepare("SELECT series_lo, series_hi, mint, maxt, data FROM mimir.chunk_packs "
+	portal = SPI_cursor_open(NULL, SPI_prepare("SELECT series_lo, series_hi, mint, maxt, data, dir FROM mimir.chunk_packs "
 											   "ORDER BY series_lo, mint", 0, NULL), NULL, NULL, true);
 	for (;;)
 	{
@@ -1125,7 +1137,7 @@ mimir_chunk_pack_entries(PG_FUNCTION_ARGS)
 			int64		pmaxt = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
 			Datum		data = SPI_getbinval(tup, td, 5, &isnull);
 			int			ne;
-			MimirPackEntry *e = mimir_pack_directory(data, lo, pmint, &ne);
+			MimirPackEntry *e = mimir_pack_directory(SPI_getbinval(tup, td, 6, &isnull), lo, pmint, &ne);
 
 			CHECK_FOR_INTERRUPTS();
 			for (int i = 0; i < ne; i++)

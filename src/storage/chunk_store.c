@@ -259,7 +259,7 @@ typedef struct ChunkEnt
 	int32		len;
 } ChunkEnt;
 
-/* a pack some wanted chunks are in, and the byte range that covers them */
+/* a run of wanted chunks in one pack, and the byte range that covers them */
 typedef struct PackRef
 {
 	int16		part;
@@ -278,6 +278,7 @@ typedef struct ChunkPart
 	AttrNumber	att_series;
 	AttrNumber	att_chunk;		/* chunk, or a pack's data */
 	AttrNumber	att_mint;
+	AttrNumber	att_dir;		/* a pack's directory */
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 } ChunkPart;
@@ -393,7 +394,7 @@ scan_pack_partition(MimirChunkScan *cs, ChunkPart *cp, const MimirSeriesSet *set
 			continue;
 		lo = DatumGetInt64(slot_getattr(cp->slot, cp->att_series, &isnull));
 		pmint = DatumGetInt64(slot_getattr(cp->slot, cp->att_mint, &isnull));
-		data = slot_getattr(cp->slot, cp->att_chunk, &isnull);
+		data = slot_getattr(cp->slot, cp->att_dir, &isnull);
 		e = mimir_pack_directory(data, lo, pmint, &ne);
 		for (int i = 0; i < ne; i++)
 		{
@@ -406,6 +407,9 @@ scan_pack_partition(MimirChunkScan *cs, ChunkPart *cp, const MimirSeriesSet *set
 			idx = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
 			if (idx < 0)
 				continue;
+			/* one slice per run of wanted chunks: a gap of more than a TOAST chunk or two starts another */
+			if (pack >= 0 && e[i].off > cs->packs[pack].hi + 4096)
+				pack = -1;
 			if (pack < 0)
 			{
 				if (cs->npacks == cs->cappacks)
@@ -654,6 +658,7 @@ mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, in
 		cp->heap = heap;
 		cp->att_series = attnum_of(heap, "series_lo");
 		cp->att_chunk = attnum_of(heap, "data");
+		cp->att_dir = attnum_of(heap, "dir");
 		cp->att_mint = attnum_of(heap, "mint");
 		cp->index = series_mint_index(heap, cp->att_series, cp->att_mint);
 		if (cp->index == NULL)
