@@ -179,6 +179,25 @@ SELECT count(*) AS querier_series, sum(value) AS total
   FROM mimir.query('count_over_time(m[2h])', '2020-06-02 01:00:00+00');
 SELECT pk_violations();
 
+-- a chunk too large for an inline pack row: a pack of its own, out of line, read by slices
+SET mimir.chunk_max_samples = 4000;
+SELECT count(mimir.write('big', '2020-06-03 00:00:00+00'::timestamptz + t * interval '1 s', sin(t) * 1e6))
+  FROM generate_series(0, 3999) t;
+SELECT count(mimir.write('big2', '2020-06-03 00:00:00+00'::timestamptz + t * interval '1 s', cos(t) * 1e6))
+  FROM generate_series(0, 3999) t;
+SELECT mimir.cut_head(100000) >= 0 AS cut;
+SET mimir.chunk_max_samples = 240;
+CREATE TEMP TABLE pk_big AS
+  SELECT count(*) AS n, sum(value) AS total FROM mimir.samples('{__name__=~"big|big2"}', '2020-06-03', '2020-06-04');
+SELECT mimir.pack_chunks('1 hour') >= 2 AS packed;
+SELECT count(*) AS big_packed, min(octet_length(chunk::bytea)) > 8000 AS large
+  FROM mimir.chunk_pack_entries() WHERE mint >= 1591142400000 AND mint < 1591228800000;
+SELECT n, abs(total - (SELECT total FROM pk_big)) < 1e-3 AS same
+  FROM (SELECT count(*) AS n, sum(value) AS total FROM mimir.samples('{__name__=~"big|big2"}', '2020-06-03', '2020-06-04')) x;
+SELECT value FROM mimir.query('count_over_time(big2[2h])', '2020-06-03 01:30:00+00');
+SELECT round(value) FROM mimir.query('sum(sum_over_time(big[2h]))', '2020-06-03 01:30:00+00');
+SELECT round(sum(sin(t) * 1e6)) FROM generate_series(0, 3999) t;
+
 -- bad arguments
 SELECT mimir.pack_chunks('-1 hour');
 SELECT mimir.pack_chunks('1 hour', 0);

@@ -8,9 +8,10 @@
  *
  * A pack's dir (inline in the row) lists its chunks (varints: chunk count,
  * then per chunk the series id delta, mint - pack mint, maxt - mint,
- * length); its data is the chunks back to back, stored uncompressed out of
- * line (STORAGE EXTERNAL), so readers read the directory with the row and
- * fetch only the byte ranges of the chunks they need (TOAST slices).
+ * length); its data is the chunks back to back, never compressed. A pack
+ * fills at most a page, so a reader finds any chunk in the row's buffer;
+ * a larger one (huge chunks) is stored out of line and read as TOAST
+ * slices of only the byte ranges wanted.
  *
  * Invariant: for every series, all its packed chunks precede (in time) all
  * its plain chunks. The packer packs a prefix of each series' plain chunks;
@@ -49,7 +50,14 @@ PG_FUNCTION_INFO_V1(mimir_pack_roundtrip);
 
 /* chunks per pack: row overhead amortized vs. directory read per lookup */
 #define PACK_MAX_CHUNKS		128
-#define PACK_MAX_BYTES		(1024 * 1024)
+/*
+ * A pack row fits a page (the partitions' toast_tuple_target keeps it
+ * inline): a reader gets any chunk of it from one buffer, without copying,
+ * as it would a plain chunk row. A chunk too large for that gets a pack of
+ * its own, stored out of line.
+ */
+#define PACK_ROW_BYTES		8000
+#define PACK_CHUNK_LIMIT	(256 * 1024 * 1024)	/* sanity bound when decoding */
 
 static int64 known_days[64];
 static int	nknown;
@@ -95,8 +103,10 @@ ensure_pack_partition(int64 mint)
 		int64		lo = day * MIMIR_PARTITION_MS;
 		int64		hi = lo + MIMIR_PARTITION_MS;
 
+		/* rows up to a page stay inline (see PACK_ROW_BYTES) */
 		if (SPI_execute(psprintf("CREATE TABLE mimir.%s (LIKE mimir.chunk_packs INCLUDING DEFAULTS INCLUDING STORAGE, "
-								 "CHECK (mint >= " INT64_FORMAT " AND mint < " INT64_FORMAT "))",
+								 "CHECK (mint >= " INT64_FORMAT " AND mint < " INT64_FORMAT ")) "
+								 "WITH (toast_tuple_target = 8160)",
 								 name, lo, hi), false, 0) != SPI_OK_UTILITY ||
 			SPI_execute(psprintf("ALTER TABLE mimir.chunk_packs ATTACH PARTITION mimir.%s "
 								 "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
@@ -233,7 +243,7 @@ mimir_pack_directory(Datum dirdatum, int64 series_lo, int64 pack_mint, int *n)
 		if (!get_varint(&p, end, &v))
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		e[i].maxt = e[i].mint + (int64) v;
-		if (!get_varint(&p, end, &v) || v > PACK_MAX_BYTES * 4)
+		if (!get_varint(&p, end, &v) || v > PACK_CHUNK_LIMIT)
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		e[i].len = (int32) v;
 		e[i].off = off;
@@ -936,7 +946,7 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 				bl->day = day;
 			}
 			if (bl->n > 0 && (bl->n == PACK_MAX_CHUNKS || sid - bl->e[0].series >= MIMIR_PACK_ID_SPAN ||
-							  bl->bytes + VARSIZE_ANY_EXHDR(chunk) > PACK_MAX_BYTES))
+							  bl->bytes + VARSIZE_ANY_EXHDR(chunk) + 12 * (bl->n + 1) + 96 > PACK_ROW_BYTES))
 				builder_flush(bl);
 			bl->e[bl->n].series = sid;
 			bl->e[bl->n].mint = mint;

@@ -708,6 +708,23 @@ mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
 			struct varlena *slice = NULL;
 			PackRef    *pr = &cs->packs[e->pack];
 
+			/* usually inline in the row: read in place */
+			if (!table_index_fetch_tuple(cp->fetch, &e->tid, cs->snapshot, cp->slot,
+										 &call_again, &all_dead))
+				continue;
+			d = slot_getattr(cp->slot, cp->att_chunk, &isnull);
+			if (!isnull && !VARATT_IS_EXTERNAL(DatumGetPointer(d)) &&
+				!VARATT_IS_COMPRESSED(DatumGetPointer(d)))
+			{
+				if ((int64) e->off + e->len > VARSIZE_ANY_EXHDR(DatumGetPointer(d)))
+					elog(ERROR, "mimir: corrupt chunk pack (chunk outside the data)");
+				fn(arg, e->index, (const uint8 *) VARDATA_ANY(DatumGetPointer(d)) + e->off, e->len);
+				ExecClearTuple(cp->slot);
+				continue;
+			}
+			ExecClearTuple(cp->slot);
+			call_again = false;
+
 			for (int c = 0; c < PACK_CACHE; c++)
 				if (cs->cache_pack[c] == e->pack)
 					slice = cs->cache_data[c];
