@@ -56,7 +56,7 @@ PG_FUNCTION_INFO_V1(mimir_pack_roundtrip);
  * as it would a plain chunk row. A chunk too large for that gets a pack of
  * its own, stored out of line.
  */
-#define PACK_ROW_BYTES		8000
+#define PACK_ROW_BYTES		8150
 #define PACK_CHUNK_LIMIT	(256 * 1024 * 1024)	/* sanity bound when decoding */
 
 static int64 known_days[64];
@@ -345,7 +345,7 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 	args[3] = Int64GetDatum(maxt);
 	args[4] = Int64GetDatum(pack_mint_bound(mint));
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT series_lo, series_hi, mint, dir, data FROM mimir.chunk_packs "
+									   "SELECT series_lo, series_hi, mint, dir, tableoid, ctid FROM mimir.chunk_packs "
 									   "WHERE series_lo >= $1 - " CppAsString2(MIMIR_PACK_ID_SPAN)
 									   " AND series_lo <= $2 AND series_hi >= $1 AND mint <= $4 AND maxt >= $3"
 									   " AND mint >= $5",
@@ -368,14 +368,14 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 			int64		lo = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 			int64		hi = DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull));
 			int64		pmint = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-			Datum		data;
+			Datum		data = (Datum) 0;
+			SPITupleTable *dtt = NULL;
 			MimirPackEntry *e;
 			int			ne;
 
 			CHECK_FOR_INTERRUPTS();
 			if (!any_in_range(ids, n, lo, hi))
 				continue;
-			data = SPI_getbinval(tup, td, 5, &isnull);
 			e = mimir_pack_directory(SPI_getbinval(tup, td, 4, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
 			{
@@ -385,11 +385,25 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 					continue;
 				if (want && !want(arg, e[i].series, e[i].mint, e[i].maxt))
 					continue;
+				if (data == (Datum) 0)
+				{
+					/* the chunks only of packs with a wanted one (read_only: the same snapshot) */
+					Oid			dtypes[2] = {OIDOID, TIDOID};
+					Datum		dargs[2] = {SPI_getbinval(tup, td, 5, &isnull), SPI_getbinval(tup, td, 6, &isnull)};
+
+					if (SPI_execute_with_args("SELECT data FROM mimir.chunk_packs WHERE tableoid = $1 AND ctid = $2",
+											  2, dtypes, dargs, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+						elog(ERROR, "chunk pack lookup failed");
+					dtt = SPI_tuptable;
+					data = SPI_getbinval(dtt->vals[0], dtt->tupdesc, 1, &isnull);
+				}
 				c = mimir_pack_chunk(data, &e[i]);
 				fn(arg, e[i].series, e[i].mint, e[i].maxt, c);
 				pfree(c);
 			}
 			pfree(e);
+			if (dtt)
+				SPI_freetuptable(dtt);
 		}
 		SPI_freetuptable(tt);
 	}
@@ -570,7 +584,8 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 	args[2] = Int64GetDatum(maxt_lo);
 	args[3] = Int64GetDatum(maxt_hi);
 	args[4] = Int64GetDatum(pack_mint_bound(maxt_lo));
-	if (SPI_execute_with_args("SELECT tableoid, ctid, series_lo, series_hi, mint, dir, data FROM mimir.chunk_packs "
+	/* directories only: most packs have nothing to give (new samples come after them) */
+	if (SPI_execute_with_args("SELECT tableoid, ctid, series_lo, series_hi, mint, dir FROM mimir.chunk_packs "
 							  "WHERE series_lo >= $1 - " CppAsString2(MIMIR_PACK_ID_SPAN)
 							  " AND series_lo <= $2 AND series_hi >= $1 AND maxt >= $3 AND mint <= $4 AND mint >= $5",
 							  5, types, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -590,6 +605,7 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			int64		hi = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
 			int64		pmint = DatumGetInt64(SPI_getbinval(tup, td, 5, &isnull));
 			Datum		data;
+			SPITupleTable *dtt;
 			bytea	   *full;
 			MimirPackEntry *e;
 			int			ne,
@@ -601,7 +617,6 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			CHECK_FOR_INTERRUPTS();
 			if (!any_in_range(ids, n, lo, hi))
 				continue;
-			data = SPI_getbinval(tup, td, 7, &isnull);
 			e = mimir_pack_directory(SPI_getbinval(tup, td, 6, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
 				if (e[i].maxt >= take_from(fr, n, e[i].series) && e[i].maxt <= maxt_hi)
@@ -610,6 +625,17 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			{
 				pfree(e);
 				continue;
+			}
+			{
+				Oid			dtypes[2] = {OIDOID, TIDOID};
+				Datum		dargs[2] = {SPI_getbinval(tup, td, 1, &isnull), SPI_getbinval(tup, td, 2, &isnull)};
+
+				/* replaces SPI_tuptable; tt stays ours until SPI_finish */
+				if (SPI_execute_with_args("SELECT data FROM mimir.chunk_packs WHERE tableoid = $1 AND ctid = $2",
+										  2, dtypes, dargs, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+					elog(ERROR, "chunk pack lookup failed");
+				dtt = SPI_tuptable;
+				data = SPI_getbinval(dtt->vals[0], dtt->tupdesc, 1, &isnull);
 			}
 			full = DatumGetByteaPP(data);
 			keep = palloc(sizeof(MimirPackEntry) * ne);
@@ -686,6 +712,10 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			pfree(keep);
 			pfree(keepc);
 			pfree(e);
+			/* what was kept or taken is copied: the pack's row can go */
+			if ((Pointer) full != DatumGetPointer(data))
+				pfree(full);
+			SPI_freetuptable(dtt);
 		}
 	}
 	/* writes after the reads: the SELECT's tuples are not needed any more */
@@ -729,9 +759,30 @@ typedef struct Builder
 	int64		day;
 	int			n;
 	size_t		bytes;
+	size_t		dirbytes;		/* an upper bound of the directory's size */
 	MimirPackEntry *e;
 	uint8	  **c;
 } Builder;
+
+static int
+varint_len(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* directory bytes of one more entry: mint and span deltas bounded by a day and 2 hours (4 bytes each) */
+static size_t
+dir_entry_bound(int64 sid_delta, int32 len)
+{
+	return varint_len((uint64) sid_delta) + 4 + 4 + varint_len((uint64) len);
+}
 
 static void
 builder_flush(Builder *b)
@@ -743,6 +794,7 @@ builder_flush(Builder *b)
 		pfree(b->c[i]);
 	b->n = 0;
 	b->bytes = 0;
+	b->dirbytes = 0;
 }
 
 /*
@@ -942,12 +994,16 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 					bl->c = palloc(sizeof(uint8 *) * PACK_MAX_CHUNKS);
 					bl->n = 0;
 					bl->bytes = 0;
+					bl->dirbytes = 0;
 				}
 				bl->day = day;
 			}
+			/* the row: header, four int8, two varlena headers, directory, chunks */
 			if (bl->n > 0 && (bl->n == PACK_MAX_CHUNKS || sid - bl->e[0].series >= MIMIR_PACK_ID_SPAN ||
-							  bl->bytes + VARSIZE_ANY_EXHDR(chunk) + 12 * (bl->n + 1) + 96 > PACK_ROW_BYTES))
+							  24 + 32 + 8 + 8 + bl->dirbytes + 1 + dir_entry_bound(sid - bl->e[bl->n - 1].series, VARSIZE_ANY_EXHDR(chunk))
+							  + bl->bytes + VARSIZE_ANY_EXHDR(chunk) > PACK_ROW_BYTES))
 				builder_flush(bl);
+			bl->dirbytes += dir_entry_bound(bl->n > 0 ? sid - bl->e[bl->n - 1].series : 0, VARSIZE_ANY_EXHDR(chunk));
 			bl->e[bl->n].series = sid;
 			bl->e[bl->n].mint = mint;
 			bl->e[bl->n].maxt = maxt;
