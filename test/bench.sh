@@ -90,7 +90,8 @@ mimir_run() {
     watch_mem "$OUT/$tag.pids" "$OUT/$tag.cutmem" & W=$!
     local t0 t1
     t0=$(date +%s.%N)
-    while [ "$($P -c "SELECT mimir.cut_head(1000000)")" != 0 ]; do :; done
+    # (cut_head answers 0 when the background cutter holds the lock: loop on the head itself)
+    while [ "$($P -c "SELECT mimir.cut_head(1000000)")" != 0 ] || [ "$($P -c "SELECT count(*) FROM mimir.head")" != 0 ]; do :; done
     # then what the compactor's scheduled job does: settled chunks into packs
     # (its next run, after autovacuum, rebuilds the emptied plain chunk index)
     $P -c "SELECT mimir.pack_chunks()" >/dev/null
