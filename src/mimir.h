@@ -25,6 +25,8 @@
 #define MIMIR_CHUNK_MAX_SPAN_SQL	"7200000"	/* the same, for SQL text */
 /* Chunks are partitioned by the day their first sample falls in. */
 #define MIMIR_PARTITION_MS			(86400 * 1000LL)
+/* A chunk pack holds chunks of series ids in [lo, lo + MIMIR_PACK_ID_SPAN). */
+#define MIMIR_PACK_ID_SPAN			4096
 
 /* GUCs */
 extern char *mimir_tenant_guc;
@@ -172,6 +174,29 @@ extern void mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
 								  void *arg);
 extern void mimir_chunk_scan_end(MimirChunkScan *cs);
 extern int	mimir_cut_head_internal(int max_rows);
+
+/* Chunk packs (chunk_packs.c): settled chunks of many series in one row. */
+typedef struct MimirPackEntry
+{
+	int64		series;
+	int64		mint;
+	int64		maxt;
+	int32		off;			/* in the pack's data payload */
+	int32		len;
+} MimirPackEntry;
+extern char *mimir_pack_partition_name(int64 day);
+extern void mimir_forget_pack_partitions(void);
+extern MimirPackEntry *mimir_pack_directory(Datum data, int64 series_lo, int64 pack_mint, int *n);
+extern bytea *mimir_pack_chunk(Datum data, const MimirPackEntry *e);
+extern void mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
+							 bool (*want) (void *arg, int64 series_id, int64 mint, int64 maxt),
+							 void (*fn) (void *arg, int64 series_id, int64 mint, int64 maxt, bytea *chunk),
+							 void *arg);
+extern int64 mimir_packs_take(const int64 *series, int nseries, int64 maxt_lo, int64 maxt_hi,
+							  bool to_plain, int64 *samples, int64 *bytes);
+extern int64 mimir_packs_delete_tenant(int32 tenant_id, int64 before, int64 *samples, int64 *bytes);
+extern int64 mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64 maxt_lo,
+								   int64 maxt_hi, bool to_plain, int64 *samples, int64 *bytes);
 extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 
 /* head.c: the write buffer of mimir.write and head batch rows */

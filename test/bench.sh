@@ -11,7 +11,8 @@
 #      BENCH_SCALES ("10000:2400 100000:240 1000000:24", series:steps; "" skips),
 #      BENCH_SHARED_BUFFERS (128MB, PostgreSQL's default).
 #
-# mimir's size is everything it stores once the head is cut into chunks:
+# mimir's size is everything it stores once the head is cut into chunks
+# and settled chunks are packed (mimir.pack_chunks, as the compactor's job):
 # chunks, head, series/label index and the other tables of schema mimir,
 # indexes and TOAST included, WAL excluded (after VACUUM, as autovacuum would).
 # Memory is sampled every 0.5 s over all processes of the server: the sum of
@@ -89,20 +90,32 @@ mimir_run() {
     watch_mem "$OUT/$tag.pids" "$OUT/$tag.cutmem" & W=$!
     local t0 t1
     t0=$(date +%s.%N)
-    while [ "$($P -c "SELECT mimir.cut_head(1000000)")" != 0 ]; do :; done
+    # (cut_head answers 0 when the background cutter holds the lock: loop on the head itself)
+    while [ "$($P -c "SELECT mimir.cut_head(1000000)")" != 0 ] || [ "$($P -c "SELECT count(*) FROM mimir.head")" != 0 ]; do :; done
+    # then what the compactor's scheduled job does: settled chunks into packs
+    # (its next run, after autovacuum, rebuilds the emptied plain chunk index)
+    $P -c "SELECT mimir.pack_chunks()" >/dev/null
+    $P -c "VACUUM" >/dev/null
+    $P -c "SELECT mimir.pack_chunks()" >/dev/null
     t1=$(date +%s.%N)
     kill $W 2>/dev/null; wait $W 2>/dev/null
     $P -c "VACUUM" >/dev/null
-    read -r NS TOTAL CHUNKB SER < <($P -F ' ' -c "
-        SELECT (SELECT sum(mimir.chunk_count(chunk)) FROM mimir.chunks)::bigint,
+    # chunks: plain rows and packed ones (mimir.chunk_pack_entries)
+    read -r NS TOTAL CHUNKB SER CHROWS < <($P -F ' ' -c "
+        SELECT (SELECT coalesce(sum(mimir.chunk_count(chunk)), 0) FROM mimir.chunks)::bigint
+                 + (SELECT coalesce(sum(mimir.chunk_count(chunk)), 0) FROM mimir.chunk_pack_entries())::bigint,
                (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = 'mimir' AND c.relkind = 'r')::bigint,
-               (SELECT sum(octet_length(chunk::bytea)) FROM mimir.chunks)::bigint,
-               (SELECT pg_total_relation_size('mimir.series') + pg_total_relation_size('mimir.label_pairs'))::bigint")
+               (SELECT coalesce(sum(octet_length(chunk::bytea)), 0) FROM mimir.chunks)::bigint
+                 + (SELECT coalesce(sum(octet_length(chunk::bytea)), 0) FROM mimir.chunk_pack_entries())::bigint,
+               (SELECT pg_total_relation_size('mimir.series') + pg_total_relation_size('mimir.label_pairs'))::bigint,
+               (SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i
+                 WHERE i.inhparent IN ('mimir.chunks'::regclass, 'mimir.chunk_packs'::regclass))::bigint")
     read -r CRSS CPSS <"$OUT/$tag.cutmem"
     cluster_stop "$dir"
-    printf "mimir %-9s %8s samples/s  %s B/sample total (chunk payload %s, series index %s)  peak memory while ingesting: PSS %s MiB (RSS sum %s); cut %ss, PSS %s MiB  [%s]\n" \
+    printf "mimir %-9s %8s samples/s  %s B/sample total (chunk payload %s, chunk rows/packs %s, series index %s)  peak memory while ingesting: PSS %s MiB (RSS sum %s); cut %ss, PSS %s MiB  [%s]\n" \
         "$tag" "$(rate "$line")" "$(awk "BEGIN{printf \"%.3f\", $TOTAL/$NS}")" "$(awk "BEGIN{printf \"%.3f\", $CHUNKB/$NS}")" \
+        "$(awk "BEGIN{printf \"%.3f\", ($CHROWS - $CHUNKB)/$NS}")" \
         "$(awk "BEGIN{printf \"%.3f\", $SER/$NS}")" "$(mib $PSS)" "$(mib $RSS)" "$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")" \
         "$(mib $CPSS)" "$line"
     rm -rf "$dir"

@@ -13,11 +13,12 @@
 # column (the rows produced, not sent).
 #
 # mimir is timed in the storage states a server goes through (env
-# BENCH_STATES, default "head steady chunked"):
+# BENCH_STATES, default "head steady chunked packed"):
 #   head     everything still in the head (the cutter stopped)
 #   steady   what a running server holds: samples older than
 #            mimir.head_max_age (10 min) cut into chunks, the rest in the head
 #   chunked  the head cut completely
+#   packed   then settled chunks packed (mimir.pack_chunks, the compactor's job)
 # The summary table is the steady state's.
 #
 # Env: BENCH_SERIES (100000), BENCH_STEPS (240), BENCH_CONNS (4),
@@ -34,7 +35,7 @@ SERIES=${BENCH_SERIES:-100000}
 STEPS=${BENCH_STEPS:-240}
 CONNS=${BENCH_CONNS:-4}
 RUNS=${BENCH_RUNS:-3}
-STATES=${BENCH_STATES:-head steady chunked}
+STATES=${BENCH_STATES:-head steady chunked packed}
 RWLOAD_SRC=$ROOT/../shared/bench/rwload.c
 OUT=$ROOT/.bench/query
 rm -rf "$OUT"; mkdir -p "$OUT"; chmod 755 "$ROOT/.bench" "$OUT"
@@ -170,13 +171,20 @@ cut_to() {
                 DO \$\$ BEGIN
                     WHILE EXISTS (SELECT 1 FROM mimir.head) LOOP PERFORM mimir.cut_head(500); END LOOP;
                 END \$\$" >/dev/null || return 1 ;;
+        packed)
+            $PSQL -c "SET mimir.chunk_max_samples = 240" -c "
+                DO \$\$ BEGIN
+                    WHILE EXISTS (SELECT 1 FROM mimir.head) LOOP PERFORM mimir.cut_head(500); END LOOP;
+                    PERFORM mimir.pack_chunks();
+                END \$\$" >/dev/null || return 1 ;;
         *) echo "unknown state $1"; return 1 ;;
     esac
     $PSQL -c "VACUUM ANALYZE" >/dev/null
     $PSQL -F ' ' -c "SELECT 'mimir storage: ' || (SELECT count(*) FROM mimir.head) || ' head rows with '
                          || coalesce((SELECT sum(n) FROM mimir.head), 0) || ' samples, '
                          || (SELECT count(*) FROM mimir.chunks) || ' chunks with '
-                         || coalesce((SELECT sum(mimir.chunk_count(chunk)) FROM mimir.chunks), 0) || ' samples'"
+                         || coalesce((SELECT sum(mimir.chunk_count(chunk)) FROM mimir.chunks), 0) || ' samples, '
+                         || (SELECT count(*) FROM mimir.chunk_packs) || ' chunk packs'"
 }
 
 rc=0

@@ -31,6 +31,7 @@ static void
 partition_inval(Datum arg, Oid relid)
 {
 	mimir_forget_partitions();
+	mimir_forget_pack_partitions();
 }
 
 static void
@@ -177,6 +178,8 @@ compactor_rewrite(int32 tenant_id, const int64 *series, int nseries, int64 mint,
 		Datum		args[3];
 		Portal		portal;
 
+		/* packed chunks from mint on back to plain ones (packed precede plain) */
+		mimir_packs_take(series, nseries, mint, PG_INT64_MAX, true, NULL, NULL);
 		args[0] = mimir_int8_array(series, nseries);
 		args[1] = Int64GetDatum(mint);
 		args[2] = Int64GetDatum(maxt);

@@ -35,6 +35,8 @@ typedef bool (*CompactorSampleFilter) (void *arg, int64 series, int64 t);
 extern void compactor_rewrite(int32 tenant_id, const int64 *series, int nseries,
 							  int64 mint, int64 maxt, CompactorSampleFilter drop, void *arg,
 							  CompactorStats *st);
+/* chunk_packs.c: pack settled chunks (takes the chunk lock) */
+extern int64 mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorStats *st);
 extern void compactor_write_chunks(int64 series, const pc_sample *s, int n, CompactorStats *st);
 
 #endif							/* MIMIR_COMPACTOR_H */

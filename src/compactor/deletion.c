@@ -115,6 +115,7 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 	}
 	compactor_lock_chunks();
 	mimir_head_flush();
+	st.rows_removed += mimir_packs_delete_tenant(tid, PG_INT64_MAX, &st.samples_removed, &st.bytes_removed);
 	mimir_spi_connect();
 	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.series s "
 			   "WHERE s.id = c.series_id AND s.tenant_id = $1 "

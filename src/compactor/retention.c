@@ -117,6 +117,19 @@ partition_has_tenants(Partition *p, List *tenants)
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "partition check failed");
 	found = SPI_processed > 0;
+	if (!found)
+	{
+		/* the packs of the same day (by id range: may say yes for a tenant's neighbours) */
+		char	   *packs = psprintf("chunk_packs_%s", p->name + strlen("chunks_"));
+
+		if (SPI_execute_with_args(psprintf("SELECT 1 FROM mimir.chunk_packs c JOIN mimir.series s "
+										   "ON s.id BETWEEN c.series_lo AND c.series_hi "
+										   "WHERE c.tableoid = to_regclass('mimir.%s') AND s.tenant_id = ANY($1) LIMIT 1",
+										   quote_identifier(packs)),
+								  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "partition check failed");
+		found = SPI_processed > 0;
+	}
 	mimir_spi_finish();
 	return found;
 }
@@ -154,6 +167,31 @@ drop_partition(Partition *p, CompactorStats *st)
 		bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (SPI_execute(psprintf("DROP TABLE mimir.%s", quote_identifier(p->name)), false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not drop partition %s", p->name);
+		{
+			/* the chunk packs of the same day go with it */
+			bool		packs_exist;
+			char	   *packs = psprintf("chunk_packs_%s", p->name + strlen("chunks_"));
+
+			if (SPI_execute(psprintf("SELECT count(*), pg_total_relation_size(to_regclass('mimir.%s')) "
+									 "FROM mimir.chunk_packs WHERE tableoid = to_regclass('mimir.%s')",
+									 quote_identifier(packs), quote_identifier(packs)),
+							false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "partition size lookup failed");
+			packs_exist = false;
+			rows += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			{
+				Datum		b = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+				if (!isnull)
+				{
+					bytes += DatumGetInt64(b);
+					packs_exist = true;
+				}
+			}
+			if (packs_exist &&
+				SPI_execute(psprintf("DROP TABLE mimir.%s", quote_identifier(packs)), false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not drop partition %s", packs);
+		}
 		mimir_spi_finish();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller);
@@ -190,6 +228,7 @@ drop_partition(Partition *p, CompactorStats *st)
 		mimir_spi_finish();
 	}
 	mimir_forget_partitions();
+	mimir_forget_pack_partitions();
 	return ok;
 }
 
@@ -201,6 +240,7 @@ expire_rows(TenantRetention *t)
 	Datum		args[2] = {Int32GetDatum(t->id), Int64GetDatum(t->cutoff)};
 	bool		isnull;
 
+	t->st.rows_removed += mimir_packs_delete_tenant(t->id, t->cutoff, &t->st.samples_removed, &t->st.bytes_removed);
 	mimir_spi_connect();
 	if (SPI_execute_with_args("WITH d AS (DELETE FROM mimir.chunks c USING mimir.series s "
 							  "WHERE s.id = c.series_id AND s.tenant_id = $1 AND c.mint < $2 AND c.maxt < $2 "

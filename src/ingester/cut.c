@@ -514,7 +514,13 @@ cut_samples(CutSample *all, int nall)
 		ghi[ng - 1] = all[i].t;
 	}
 
-	/* 3. the stored chunks each series' new samples may merge with */
+	/*
+	 * 3. the stored chunks each series' new samples may merge with; packed
+	 * chunks the samples reach back to are taken out of their packs first
+	 * (with every later packed chunk of the series: packed precede plain)
+	 */
+	if (ng > 0)
+		mimir_packs_take_from(gseries, glo, ng, PG_INT64_MIN, PG_INT64_MAX, true, NULL, NULL);
 	if (ng > 0)
 	{
 		Oid			types[3] = {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};

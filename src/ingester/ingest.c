@@ -228,6 +228,8 @@ typedef struct IdKey
 {
 	int64		id;
 	char		status;
+	bool		packed_only;	/* no plain chunk: its last chunk may be packed */
+	int64		packed_maxt;	/* the last packed chunk's maxt */
 	SeriesKey	key;
 } IdKey;
 
@@ -247,6 +249,48 @@ typedef struct WarmCtx
 	idkey_hash *ids;
 	int32		tenant;
 } WarmCtx;
+
+/* pass 1 over the packs: each series' last packed chunk, from the directories */
+static bool
+warm_pack_last(void *arg, int64 series, int64 mint, int64 maxt)
+{
+	WarmCtx    *w = arg;
+	IdKey	   *k = idkey_lookup(w->ids, series);
+
+	if (k != NULL && k->packed_only && maxt > k->packed_maxt)
+		k->packed_maxt = maxt;
+	return false;
+}
+
+/* pass 2: read that chunk only */
+static bool
+warm_pack_want(void *arg, int64 series, int64 mint, int64 maxt)
+{
+	WarmCtx    *w = arg;
+	IdKey	   *k = idkey_lookup(w->ids, series);
+
+	return k != NULL && k->packed_only && maxt == k->packed_maxt;
+}
+
+static void
+warm_pack_chunk(void *arg, int64 series, int64 mint, int64 maxt, bytea *chunk)
+{
+	WarmCtx    *w = arg;
+	IdKey	   *k = idkey_lookup(w->ids, series);
+	int			n;
+	pc_sample  *s = mimir_chunk_decode(chunk, &n);
+
+	if (k != NULL && n > 0)
+	{
+		SeriesInfo	info;
+
+		info.id = series;
+		info.maxt = s[n - 1].t;
+		memcpy(&info.lastv, &s[n - 1].v, 8);
+		series_map_put(&k->key, w->tenant, &info);
+	}
+	pfree(s);
+}
 
 static void
 warm_head(void *arg, int n, int64 *series, pc_sample *s)
@@ -344,10 +388,38 @@ warm_tenant(int32 tenant)
 			series_map_put(&key, tenant, &info);
 			ik = idkey_insert(w.ids, info.id, &found);
 			ik->key = key;
+			ik->packed_only = isnull;
+			ik->packed_maxt = PG_INT64_MIN;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	/* series whose chunks are all packed: their last packed chunk */
+	{
+		idkey_iterator it;
+		IdKey	   *k;
+		int64	   *ids = NULL;
+		int			n = 0,
+					cap = 0;
+
+		idkey_start_iterate(w.ids, &it);
+		while ((k = idkey_iterate(w.ids, &it)) != NULL)
+		{
+			if (!k->packed_only)
+				continue;
+			if (n == cap)
+			{
+				cap = Max(1024, cap * 2);
+				ids = ids ? repalloc_huge(ids, sizeof(int64) * cap) : palloc(sizeof(int64) * cap);
+			}
+			ids[n++] = k->id;
+		}
+		if (n > 0)
+		{
+			mimir_scan_packs(ids, n, PG_INT64_MIN, PG_INT64_MAX, warm_pack_last, NULL, &w);
+			mimir_scan_packs(ids, n, PG_INT64_MIN, PG_INT64_MAX, warm_pack_want, warm_pack_chunk, &w);
+		}
+	}
 	mimir_scan_head(tenant, PG_INT64_MIN, PG_INT64_MAX, warm_head, &w);
 	mimir_spi_finish();
 	MemoryContextDelete(cxt);

@@ -5,6 +5,7 @@
  */
 #include "mimir.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/table.h"
@@ -100,9 +101,23 @@ mimir_forget_partitions(void)
 	nknown = 0;
 }
 
+typedef struct ScanPacksArg
+{
+	void		(*fn) (void *arg, int64 series_id, bytea *chunk);
+	void	   *arg;
+} ScanPacksArg;
+
+static void
+scan_packs_cb(void *arg, int64 series_id, int64 mint, int64 maxt, bytea *chunk)
+{
+	ScanPacksArg *pa = arg;
+
+	pa->fn(pa->arg, series_id, chunk);
+}
+
 /*
- * Calls fn for every chunk of the given series that may hold samples in
- * [mint, maxt]. Caller is connected to SPI.
+ * Calls fn for every chunk (plain or packed) of the given series that may
+ * hold samples in [mint, maxt]. Caller is connected to SPI.
  */
 void
 mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int64 maxt,
@@ -137,6 +152,11 @@ mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int64 maxt,
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	{
+		ScanPacksArg pa = {fn, arg};
+
+		mimir_scan_packs(series, nseries, mint, maxt, NULL, scan_packs_cb, &pa);
+	}
 }
 
 /* Same for head rows of the tenant overlapping [mint, maxt], oldest first. */
@@ -234,14 +254,31 @@ typedef struct ChunkEnt
 	int16		part;
 	ItemPointerData tid;
 	int64		mint;
+	int32		pack;			/* packed chunk: its pack (cs->packs), else -1 */
+	int32		off;			/* where in the pack's data */
+	int32		len;
 } ChunkEnt;
+
+/* a run of wanted chunks in one pack, and the byte range that covers them */
+typedef struct PackRef
+{
+	int16		part;
+	ItemPointerData tid;
+	int32		lo;
+	int32		hi;
+} PackRef;
+
+/* packs read recently: series are read in order, so a pack's chunks come close together */
+#define PACK_CACHE 32
 
 typedef struct ChunkPart
 {
 	Relation	heap;
 	Relation	index;
 	AttrNumber	att_series;
-	AttrNumber	att_chunk;
+	AttrNumber	att_chunk;		/* chunk, or a pack's data */
+	AttrNumber	att_mint;
+	AttrNumber	att_dir;		/* a pack's directory */
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 } ChunkPart;
@@ -255,7 +292,154 @@ struct MimirChunkScan
 	int		   *first;			/* entries of series i: [first[i], first[i+1]) */
 	ChunkEnt   *ents;
 	int			nents;
+	int			cap;
+	PackRef    *packs;
+	int			npacks;
+	int			cappacks;
+	int			cache_pack[PACK_CACHE];
+	struct varlena *cache_data[PACK_CACHE];	/* the slice [lo, hi) of the pack */
+	int			cache_next;
 };
+
+static ChunkEnt *
+add_ent(MimirChunkScan *cs)
+{
+	ChunkEnt   *e;
+
+	if (cs->nents == cs->cap)
+	{
+		cs->cap = Max(1024, cs->cap * 2);
+		cs->ents = cs->ents ? repalloc_huge(cs->ents, sizeof(ChunkEnt) * cs->cap)
+			: palloc_extended(sizeof(ChunkEnt) * cs->cap, MCXT_ALLOC_HUGE);
+	}
+	e = &cs->ents[cs->nents++];
+	e->pack = -1;
+	e->off = e->len = 0;
+	if ((cs->nents & 4095) == 0)
+		CHECK_FOR_INTERRUPTS();
+	return e;
+}
+
+/* does sorted ids[0..n) hold an id in [lo, hi]? */
+static bool
+ids_in_range(const int64 *ids, int n, int64 lo, int64 hi)
+{
+	int			a = 0,
+				b = n;
+
+	while (a < b)
+	{
+		int			m = (a + b) / 2;
+
+		if (ids[m] < lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < n && ids[a] <= hi;
+}
+
+/*
+ * The packs of one chunk_packs partition holding chunks of the set in
+ * [mint, maxt]: index entries (series_lo, mint; series_hi, maxt) narrow it
+ * to packs whose id range holds a wanted id, then only their directories
+ * are read (TOAST slices).
+ */
+static void
+scan_pack_partition(MimirChunkScan *cs, ChunkPart *cp, const MimirSeriesSet *set,
+					const int64 *ids, int nids, int64 mint, int64 maxt)
+{
+	ScanKeyData keys[3];
+	IndexScanDesc scan;
+	ItemPointer tid;
+	List	   *cand = NIL;
+	ListCell   *lc;
+
+	ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(ids[0] - MIMIR_PACK_ID_SPAN));
+	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(ids[nids - 1]));
+	ScanKeyInit(&keys[2], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(maxt));
+	scan = index_beginscan(cp->heap, cp->index, cs->snapshot, 3, 0);
+	scan->xs_want_itup = true;
+	index_rescan(scan, keys, 3, NULL, 0);
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		int64		lo = DatumGetInt64(index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull));
+		int64		hi = DatumGetInt64(index_getattr(scan->xs_itup, 3, scan->xs_itupdesc, &isnull));
+		int64		pmaxt = DatumGetInt64(index_getattr(scan->xs_itup, 4, scan->xs_itupdesc, &isnull));
+		ItemPointer t;
+
+		if (pmaxt < mint || !ids_in_range(ids, nids, Max(lo, set->lo), Min(hi, set->hi)))
+			continue;
+		t = palloc(sizeof(ItemPointerData));
+		*t = *tid;
+		cand = lappend(cand, t);
+	}
+	index_endscan(scan);
+	foreach(lc, cand)
+	{
+		ItemPointer t = lfirst(lc);
+		bool		call_again = false;
+		bool		all_dead;
+		bool		isnull;
+		Datum		data;
+		int64		lo,
+					pmint;
+		MimirPackEntry *e;
+		int			ne;
+		int			pack = -1;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!table_index_fetch_tuple(cp->fetch, t, cs->snapshot, cp->slot, &call_again, &all_dead))
+			continue;
+		lo = DatumGetInt64(slot_getattr(cp->slot, cp->att_series, &isnull));
+		pmint = DatumGetInt64(slot_getattr(cp->slot, cp->att_mint, &isnull));
+		data = slot_getattr(cp->slot, cp->att_dir, &isnull);
+		e = mimir_pack_directory(data, lo, pmint, &ne);
+		for (int i = 0; i < ne; i++)
+		{
+			int64		sid = e[i].series;
+			int			idx;
+			ChunkEnt   *ce;
+
+			if (sid < set->lo || sid > set->hi || e[i].maxt < mint || e[i].mint > maxt)
+				continue;
+			idx = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
+			if (idx < 0)
+				continue;
+			/* one slice per run of wanted chunks: a gap of more than a TOAST chunk or two starts another */
+			if (pack >= 0 && e[i].off > cs->packs[pack].hi + 4096)
+				pack = -1;
+			if (pack < 0)
+			{
+				if (cs->npacks == cs->cappacks)
+				{
+					cs->cappacks = Max(64, cs->cappacks * 2);
+					cs->packs = cs->packs ? repalloc_huge(cs->packs, sizeof(PackRef) * cs->cappacks)
+						: palloc(sizeof(PackRef) * cs->cappacks);
+				}
+				pack = cs->npacks++;
+				cs->packs[pack].part = (int16) (cp - cs->parts);
+				cs->packs[pack].tid = *t;
+				cs->packs[pack].lo = e[i].off;
+				cs->packs[pack].hi = e[i].off + e[i].len;
+			}
+			cs->packs[pack].lo = Min(cs->packs[pack].lo, e[i].off);
+			cs->packs[pack].hi = Max(cs->packs[pack].hi, e[i].off + e[i].len);
+			ce = add_ent(cs);
+			ce->index = idx;
+			ce->part = (int16) (cp - cs->parts);
+			ce->tid = *t;
+			ce->mint = e[i].mint;
+			ce->pack = pack;
+			ce->off = e[i].off;
+			ce->len = e[i].len;
+		}
+		pfree(e);
+		ExecClearTuple(cp->slot);
+	}
+	list_free_deep(cand);
+}
 
 /* The day of a partition named by mimir_partition_name; false for other names. */
 static bool
@@ -265,6 +449,16 @@ partition_day(const char *name, int64 *day)
 				m,
 				d;
 	char		extra;
+
+	/* chunk_packs_pYYYYMMDD: the same days as chunks_pYYYYMMDD */
+	if (strncmp(name, "chunk_packs_", 12) == 0)
+	{
+		char	   *alt = psprintf("chunks_%s", name + 12);
+		bool		ok = partition_day(alt, day);
+
+		pfree(alt);
+		return ok;
+	}
 
 	if (sscanf(name, "chunks_p%4d%2d%2d%c", &y, &m, &d, &extra) == 3)
 	{
@@ -350,7 +544,6 @@ mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, in
 	int64		lo_day,
 				hi_day;
 	int64		from = mint - MIMIR_CHUNK_MAX_SPAN_MS;
-	int			cap = 0;
 	bool		dense;
 	Datum		id_array = (Datum) 0;
 
@@ -359,6 +552,8 @@ mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, in
 	cs->snapshot = RegisterSnapshot(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot());
 	cs->nindex = nindex;
 	cs->first = palloc0(sizeof(int) * (nindex + 1));
+	for (int i = 0; i < PACK_CACHE; i++)
+		cs->cache_pack[i] = -1;
 	if (nids == 0 || mint > maxt)
 		return cs;
 	lo_day = floor_div(from, MIMIR_PARTITION_MS);
@@ -427,23 +622,52 @@ mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, in
 			idx = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
 			if (idx < 0)
 				continue;
-			if (cs->nents == cap)
-			{
-				cap = Max(1024, cap * 2);
-				cs->ents = cs->ents ? repalloc_huge(cs->ents, sizeof(ChunkEnt) * cap)
-					: palloc_extended(sizeof(ChunkEnt) * cap, MCXT_ALLOC_HUGE);
-			}
-			e = &cs->ents[cs->nents++];
+			e = add_ent(cs);
 			e->index = idx;
 			e->part = (int16) (cs->nparts - 1);
 			e->tid = *tid;
 			e->mint = DatumGetInt64(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
-			if ((cs->nents & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
 		}
 		index_endscan(scan);
 		cp->fetch = table_index_fetch_begin(heap);
 		cp->slot = table_slot_create(heap, NULL);
+	}
+	table_close(parent, NoLock);
+
+	/* the packs: partitions of the same days */
+	parent_oid = get_relname_relid("chunk_packs", nsp);
+	if (!OidIsValid(parent_oid))
+		elog(ERROR, "table mimir.chunk_packs is missing");
+	parent = table_open(parent_oid, AccessShareLock);
+	pd = RelationGetPartitionDesc(parent, true);
+	cs->parts = repalloc(cs->parts, sizeof(ChunkPart) * (cs->nparts + Max(pd->nparts, 1)));
+	for (int p = 0; p < pd->nparts; p++)
+	{
+		char	   *name = get_rel_name(pd->oids[p]);
+		int64		day;
+		Relation	heap;
+		ChunkPart  *cp;
+
+		if (name && partition_day(name, &day) && (day < lo_day || day > hi_day))
+			continue;
+		heap = try_table_open(pd->oids[p], AccessShareLock);
+		if (heap == NULL)
+			continue;
+		cp = &cs->parts[cs->nparts];
+		memset(cp, 0, sizeof(ChunkPart));
+		cp->heap = heap;
+		cp->att_series = attnum_of(heap, "series_lo");
+		cp->att_chunk = attnum_of(heap, "data");
+		cp->att_dir = attnum_of(heap, "dir");
+		cp->att_mint = attnum_of(heap, "mint");
+		cp->index = series_mint_index(heap, cp->att_series, cp->att_mint);
+		if (cp->index == NULL)
+			elog(ERROR, "chunk pack partition \"%s\" has no index on (series_lo, mint)",
+				 RelationGetRelationName(heap));
+		cs->nparts++;
+		cp->fetch = table_index_fetch_begin(heap);
+		cp->slot = table_slot_create(heap, NULL);
+		scan_pack_partition(cs, cp, set, ids, nids, mint, maxt);
 	}
 	table_close(parent, NoLock);
 
@@ -479,6 +703,54 @@ mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
 		Datum		d;
 		struct varlena *v;
 
+		if (e->pack >= 0)
+		{
+			struct varlena *slice = NULL;
+			PackRef    *pr = &cs->packs[e->pack];
+
+			/* usually inline in the row: read in place */
+			if (!table_index_fetch_tuple(cp->fetch, &e->tid, cs->snapshot, cp->slot,
+										 &call_again, &all_dead))
+				continue;
+			d = slot_getattr(cp->slot, cp->att_chunk, &isnull);
+			if (!isnull && !VARATT_IS_EXTERNAL(DatumGetPointer(d)) &&
+				!VARATT_IS_COMPRESSED(DatumGetPointer(d)))
+			{
+				if ((int64) e->off + e->len > VARSIZE_ANY_EXHDR(DatumGetPointer(d)))
+					elog(ERROR, "mimir: corrupt chunk pack (chunk outside the data)");
+				fn(arg, e->index, (const uint8 *) VARDATA_ANY(DatumGetPointer(d)) + e->off, e->len);
+				ExecClearTuple(cp->slot);
+				continue;
+			}
+			ExecClearTuple(cp->slot);
+			call_again = false;
+
+			for (int c = 0; c < PACK_CACHE; c++)
+				if (cs->cache_pack[c] == e->pack)
+					slice = cs->cache_data[c];
+			if (slice == NULL)
+			{
+				int			c = cs->cache_next;
+
+				/* visible when the scan began, under the same snapshot */
+				if (!table_index_fetch_tuple(cp->fetch, &pr->tid, cs->snapshot, cp->slot,
+											 &call_again, &all_dead))
+					continue;
+				d = slot_getattr(cp->slot, cp->att_chunk, &isnull);
+				slice = detoast_attr_slice((struct varlena *) DatumGetPointer(d), pr->lo, pr->hi - pr->lo);
+				ExecClearTuple(cp->slot);
+				if (VARSIZE_ANY_EXHDR(slice) != pr->hi - pr->lo)
+					elog(ERROR, "mimir: corrupt chunk pack (chunk outside the data)");
+				if (cs->cache_data[c])
+					pfree(cs->cache_data[c]);
+				cs->cache_pack[c] = e->pack;
+				cs->cache_data[c] = slice;
+				cs->cache_next = (c + 1) % PACK_CACHE;
+			}
+			fn(arg, e->index, (const uint8 *) VARDATA_ANY(slice) + (e->off - pr->lo), e->len);
+			continue;
+		}
+
 		if (!table_index_fetch_tuple(cp->fetch, &e->tid, cs->snapshot, cp->slot,
 									 &call_again, &all_dead))
 			continue;			/* not visible to us (e.g. replaced by a later cut) */
@@ -496,6 +768,9 @@ mimir_chunk_scan_read(MimirChunkScan *cs, int from, int to,
 void
 mimir_chunk_scan_end(MimirChunkScan *cs)
 {
+	for (int c = 0; c < PACK_CACHE; c++)
+		if (cs->cache_data[c])
+			pfree(cs->cache_data[c]);
 	for (int p = 0; p < cs->nparts; p++)
 	{
 		ChunkPart  *cp = &cs->parts[p];
