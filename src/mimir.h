@@ -112,6 +112,7 @@ extern int64 mimir_ts_to_ms_checked(TimestampTz ts, const char *what);
 extern void mimir_validate_tenant_name(const char *name);
 extern const char *mimir_tenant_name(text *arg_or_null);
 extern int32 mimir_tenant_id(const char *name, bool create);
+extern void mimir_tenant_write_lock(int32 tenant_id, bool exclusive);
 
 /* series_index.c */
 extern int64 mimir_series_get_or_create(int32 tenant_id, const char *tenant,
@@ -201,6 +202,7 @@ extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
 
 /* head.c: the write buffer of mimir.write and head batch rows */
 extern void mimir_head_flush(void);
+extern void mimir_head_forget_tenant(int32 tenant);
 extern void mimir_head_install_hooks(void);
 extern void mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples);
 extern void mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,

@@ -78,6 +78,7 @@ static int	nundo,
 			capundo;
 static SPIPlanPtr head_plan;
 static uint64 my_epoch;
+static uint64 batch_generation;	/* of the series map, when the batch began */
 
 /* oid and relfilenode of mimir.series: changes when the data is recreated */
 static uint64
@@ -105,6 +106,7 @@ ingest_batch_begin(void)
 	uint64		epoch = series_epoch();
 
 	series_map_check_epoch(epoch);
+	batch_generation = series_map_generation();
 	if (epoch != my_epoch)
 	{
 		/* ids cached by this backend may name rows that are gone */
@@ -144,7 +146,7 @@ ingest_batch_end(bool committed)
 		{
 			if (i + AHEAD < n)
 				series_map_prefetch(&dirty[i + AHEAD]->key);
-			series_map_put(&dirty[i]->key, dirty[i]->tenant, &dirty[i]->info);
+			series_map_put_if(&dirty[i]->key, dirty[i]->tenant, &dirty[i]->info, batch_generation);
 		}
 	}
 	overlay = NULL;
@@ -346,11 +348,16 @@ warm_tenant(int32 tenant)
 	w.ids = idkey_create(cxt, 1024, NULL);
 	w.tenant = tenant;
 	MemoryContextSwitchTo(old);
+	/*
+	 * Not read-only: a fresh snapshot. The batch's snapshot may predate a
+	 * mimir.delete_tenant this writer waited for (tenant write lock); its
+	 * series must not come back into the map.
+	 */
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT s.id, s.lhash, c.chunk FROM mimir.series s LEFT JOIN LATERAL "
 									   "(SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
 									   "ORDER BY c.mint DESC LIMIT 1) c ON true WHERE s.tenant_id = $1",
-									   1, &types[1], &args[1], NULL, true, 0);
+									   1, &types[1], &args[1], NULL, false, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 10000);
@@ -702,6 +709,7 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 
 	memset(res, 0, sizeof(*res));
 	fe.cxt = CurrentMemoryContext;
+	mimir_tenant_write_lock(tenant_id, false);
 	if (series_map_enabled())
 		warm_tenant(tenant_id);
 	complete = series_map_enabled() && series_map_complete() && series_map_is_warm(tenant_id);

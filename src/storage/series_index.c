@@ -319,6 +319,7 @@ mimir_series_get_or_create(int32 tenant_id, const char *tenant, const MimirLabel
 			  **values;
 	int			n = ls->n;
 
+	mimir_tenant_write_lock(tenant_id, false);
 	init_caches();
 	series_key_of_labelset(tenant, ls, &k);
 	if (key)
@@ -351,6 +352,7 @@ void
 mimir_series_create_batch(int32 tenant_id, int n, const SeriesKey *keys, char ***names,
 						  char ***values, const int *nlabels, int64 *ids)
 {
+	mimir_tenant_write_lock(tenant_id, false);
 	init_caches();
 	mimir_spi_connect();
 	series_ids(tenant_id, n, keys, names, values, nlabels, ids);
