@@ -230,3 +230,27 @@ mimir_register_worker(const char *function, const char *name, const char *type,
 	w.bgw_main_arg = arg;
 	RegisterBackgroundWorker(&w);
 }
+
+/* bytes of v as a base-128 varint (protobuf's and our packed formats') */
+int
+mimir_varint_len(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* qsort/bsearch order of int64 */
+int
+mimir_int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a,
+				y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}

@@ -41,6 +41,8 @@ extern int64 mimir_ts_to_ms(TimestampTz ts);
 extern TimestampTz mimir_ms_to_ts(int64 ms);
 extern bool mimir_parse_duration(const char *s, int64 *ms);
 extern int	mimir_hex_digit(char c);
+extern int	mimir_varint_len(uint64 v);
+extern int	mimir_int64_cmp(const void *a, const void *b);
 extern char *mimir_go_quote(const char *s);
 extern void mimir_register_worker(const char *function, const char *name, const char *type,
 								  int restart_s, Datum arg);
@@ -156,6 +158,9 @@ typedef struct MimirSeriesData
 extern MimirSeriesData *mimir_read_series(int32 tenant_id, List *matchers,
 										  int64 mint, int64 maxt, int *nseries);
 extern void mimir_ensure_partition(int64 mint);
+extern bool mimir_partition_exists(const char *name);
+extern bool mimir_ids_in_range(const int64 *ids, int n, int64 lo, int64 hi);
+extern void mimir_set_lock_timeout_local(const char *value);
 extern char *mimir_partition_name(int64 day);
 extern void mimir_forget_partitions(void);
 extern void mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int64 maxt,

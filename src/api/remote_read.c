@@ -30,18 +30,6 @@ pb_free(void *data, void *ptr)
 
 static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
-static int
-varint_len(uint64 v)
-{
-	int			n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
 
 static void
 put_varint(StringInfo s, uint64 v)
@@ -60,7 +48,7 @@ string_field_len(const char *str)
 {
 	size_t		l = strlen(str);
 
-	return l == 0 ? 0 : 1 + varint_len(l) + l;
+	return l == 0 ? 0 : 1 + mimir_varint_len(l) + l;
 }
 
 static void
@@ -78,7 +66,7 @@ put_string_field(StringInfo s, int field, const char *str)
 static size_t
 sample_len(const pc_sample *smp)
 {
-	return 1 + 8 + 1 + varint_len((uint64) smp->t);
+	return 1 + 8 + 1 + mimir_varint_len((uint64) smp->t);
 }
 
 static size_t
@@ -91,13 +79,13 @@ series_len(const MimirSeriesData *d)
 		size_t		l = string_field_len(d->labels.labels[i].name) +
 			string_field_len(d->labels.labels[i].value);
 
-		n += 1 + varint_len(l) + l;
+		n += 1 + mimir_varint_len(l) + l;
 	}
 	for (int i = 0; i < d->n; i++)
 	{
 		size_t		l = sample_len(&d->samples[i]);
 
-		n += 1 + varint_len(l) + l;
+		n += 1 + mimir_varint_len(l) + l;
 	}
 	return n;
 }
@@ -248,7 +236,7 @@ api_remote_read(ApiRequest *req, ApiResponse *resp)
 			{
 				size_t		l = series_len(&d[i]);
 
-				qlen += 1 + varint_len(l) + l;
+				qlen += 1 + mimir_varint_len(l) + l;
 				kept++;
 			}
 		if (lim.max_fetched_series_per_query > 0 && kept > lim.max_fetched_series_per_query)

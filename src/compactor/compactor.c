@@ -99,14 +99,6 @@ compactor_log_run(const char *job, const char *tenant, TimestampTz started, cons
 	mimir_spi_finish();
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 static Oid
 promchunk_oid(void)
@@ -170,7 +162,7 @@ compactor_rewrite(int32 tenant_id, const int64 *series, int nseries, int64 mint,
 	int64	   *sorted = palloc(sizeof(int64) * Max(nseries, 1));
 
 	memcpy(sorted, series, sizeof(int64) * nseries);
-	qsort(sorted, nseries, sizeof(int64), int64_cmp);
+	qsort(sorted, nseries, sizeof(int64), mimir_int64_cmp);
 	mimir_head_flush();
 	if (nseries > 0)
 	{
@@ -292,7 +284,7 @@ compactor_rewrite(int32 tenant_id, const int64 *series, int nseries, int64 mint,
 			for (int i = 0; i < n; i++)
 			{
 				bool		member = nseries > 0 &&
-					bsearch(&sids[i], sorted, nseries, sizeof(int64), int64_cmp) != NULL;
+					bsearch(&sids[i], sorted, nseries, sizeof(int64), mimir_int64_cmp) != NULL;
 
 				if (member && drop(arg, sids[i], s[i].t))
 					continue;

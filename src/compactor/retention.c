@@ -217,16 +217,7 @@ drop_partition(Partition *p, CompactorStats *st)
 	}
 	PG_END_TRY();
 	/* back to the previous lock_timeout, whatever the outcome */
-	{
-		Oid			type = TEXTOID;
-		Datum		arg = CStringGetTextDatum(old_timeout);
-
-		mimir_spi_connect();
-		if (SPI_execute_with_args("SELECT set_config('lock_timeout', $1, true)", 1, &type, &arg, NULL,
-								  false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not restore lock_timeout");
-		mimir_spi_finish();
-	}
+	mimir_set_lock_timeout_local(old_timeout);
 	mimir_forget_partitions();
 	mimir_forget_pack_partitions();
 	return ok;

@@ -352,14 +352,6 @@ collect_sample(void *arg, int64 series, pc_sample s, int64 ord)
 	c->n++;
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void cut_samples(CutSample *all, int nall);
 
@@ -439,7 +431,7 @@ mimir_cut_head_upto(int max_rows, int64 max_id)
 			ids[2 * nser + 1] = e->n;
 			nser++;
 		}
-		qsort(ids, nser, sizeof(int64) * 2, int64_cmp);
+		qsort(ids, nser, sizeof(int64) * 2, mimir_int64_cmp);
 		cnt = ids;
 		for (int i = 0; i < nser;)
 		{

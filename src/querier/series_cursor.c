@@ -159,14 +159,6 @@ on_head_series(void *arg, int index, int64 series, const pc_sample *s, int n)
 	c->head_held += b->n - before;
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 MimirSeriesCursor *
 mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
@@ -202,7 +194,7 @@ mimir_cursor_open(int32 tenant_id, List *matchers, int64 mint, int64 maxt)
 
 		for (int i = 0; i < c->n; i++)
 			ids[i] = c->refs[i].id;
-		qsort(ids, c->n, sizeof(int64), int64_cmp);
+		qsort(ids, c->n, sizeof(int64), mimir_int64_cmp);
 		c->chunks = mimir_chunk_scan_begin(&c->set, ids, c->n, c->n, mint, maxt);
 		pfree(ids);
 	}

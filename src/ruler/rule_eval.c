@@ -631,19 +631,11 @@ write_sample(EvalGroup *g, const MimirLabelSet *ls, int64 t, double v, Written *
 	w->ids[w->n++] = sid;
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 static bool
 written_has(Written *w, int64 id)
 {
-	return w->n > 0 && bsearch(&id, w->ids, w->n, sizeof(int64), int64_cmp) != NULL;
+	return w->n > 0 && bsearch(&id, w->ids, w->n, sizeof(int64), mimir_int64_cmp) != NULL;
 }
 
 /* append one sample to each of the series with these ids (their keys come from the index) */
@@ -1002,7 +994,7 @@ eval_group(EvalGroup *g, int64 ts, EvalOut *out, bool after_outage)
 			else
 				eval_recording(g, r, ts, &w, out);
 			if (w.n > 0)
-				qsort(w.ids, w.n, sizeof(int64), int64_cmp);
+				qsort(w.ids, w.n, sizeof(int64), mimir_int64_cmp);
 			mark_stale(g, r->prev, r->nprev, &w, ts - g->offset_ms);
 			/* conflicts with stored samples surface here, inside the rule */
 			mimir_head_flush();
@@ -1045,7 +1037,7 @@ eval_group(EvalGroup *g, int64 ts, EvalOut *out, bool after_outage)
 	if (g->nstale > 0)
 	{
 		if (all.n > 0)
-			qsort(all.ids, all.n, sizeof(int64), int64_cmp);
+			qsort(all.ids, all.n, sizeof(int64), mimir_int64_cmp);
 		mark_stale(g, g->stale, g->nstale, &all, ts - g->offset_ms);
 	}
 	return first_error;

@@ -86,19 +86,12 @@ ensure_pack_partition(int64 mint)
 {
 	int64		day = floor_div(mint, MIMIR_PARTITION_MS);
 	char	   *name;
-	Oid			type = TEXTOID;
-	Datum		arg;
 
 	for (int i = 0; i < nknown; i++)
 		if (known_days[i] == day)
 			return;
 	name = mimir_pack_partition_name(day);
-	arg = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-							  "WHERE n.nspname = 'mimir' AND c.relname = $1",
-							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "partition lookup failed");
-	if (SPI_processed == 0)
+	if (!mimir_partition_exists(name))
 	{
 		int64		lo = day * MIMIR_PARTITION_MS;
 		int64		hi = lo + MIMIR_PARTITION_MS;
@@ -266,14 +259,6 @@ mimir_pack_chunk(Datum data, const MimirPackEntry *e)
 	return (bytea *) v;
 }
 
-static int
-int64_cmp(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a,
-				y = *(const int64 *) b;
-
-	return x < y ? -1 : x > y;
-}
 
 /*
  * A pack with a chunk ending at or after t starts at or after this: its
@@ -288,29 +273,11 @@ pack_mint_bound(int64 t)
 	return t - MIMIR_PARTITION_MS - MIMIR_CHUNK_MAX_SPAN_MS;
 }
 
-/* does sorted ids[0..n) hold an id in [lo, hi]? */
-static bool
-any_in_range(const int64 *ids, int n, int64 lo, int64 hi)
-{
-	int			a = 0,
-				b = n;
-
-	while (a < b)
-	{
-		int			m = (a + b) / 2;
-
-		if (ids[m] < lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a < n && ids[a] <= hi;
-}
 
 static bool
 contains(const int64 *ids, int n, int64 id)
 {
-	return bsearch(&id, ids, n, sizeof(int64), int64_cmp) != NULL;
+	return bsearch(&id, ids, n, sizeof(int64), mimir_int64_cmp) != NULL;
 }
 
 /*
@@ -335,7 +302,7 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 		return;
 	ids = palloc(sizeof(int64) * nseries);
 	memcpy(ids, series, sizeof(int64) * nseries);
-	qsort(ids, nseries, sizeof(int64), int64_cmp);
+	qsort(ids, nseries, sizeof(int64), mimir_int64_cmp);
 	for (int i = 0; i < nseries; i++)
 		if (n == 0 || ids[n - 1] != ids[i])
 			ids[n++] = ids[i];
@@ -374,7 +341,7 @@ mimir_scan_packs(const int64 *series, int nseries, int64 mint, int64 maxt,
 			int			ne;
 
 			CHECK_FOR_INTERRUPTS();
-			if (!any_in_range(ids, n, lo, hi))
+			if (!mimir_ids_in_range(ids, n, lo, hi))
 				continue;
 			e = mimir_pack_directory(SPI_getbinval(tup, td, 4, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
@@ -615,7 +582,7 @@ mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64
 			const uint8 **keepc;
 
 			CHECK_FOR_INTERRUPTS();
-			if (!any_in_range(ids, n, lo, hi))
+			if (!mimir_ids_in_range(ids, n, lo, hi))
 				continue;
 			e = mimir_pack_directory(SPI_getbinval(tup, td, 6, &isnull), lo, pmint, &ne);
 			for (int i = 0; i < ne; i++)
@@ -764,24 +731,12 @@ typedef struct Builder
 	uint8	  **c;
 } Builder;
 
-static int
-varint_len(uint64 v)
-{
-	int			n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
 
 /* directory bytes of one more entry: mint and span deltas bounded by a day and 2 hours (4 bytes each) */
 static size_t
 dir_entry_bound(int64 sid_delta, int32 len)
 {
-	return varint_len((uint64) sid_delta) + 4 + 4 + varint_len((uint64) len);
+	return mimir_varint_len((uint64) sid_delta) + 4 + 4 + mimir_varint_len((uint64) len);
 }
 
 static void
@@ -893,16 +848,7 @@ shrink_plain_indexes(void)
 		}
 		PG_END_TRY();
 		/* the short lock timeout was for the rebuild only */
-		{
-			Oid			type = TEXTOID;
-			Datum		arg = CStringGetTextDatum(old_timeout);
-
-			mimir_spi_connect();
-			if (SPI_execute_with_args("SELECT set_config('lock_timeout', $1, true)", 1, &type, &arg, NULL,
-									  false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "could not restore lock_timeout");
-			mimir_spi_finish();
-		}
+		mimir_set_lock_timeout_local(old_timeout);
 	}
 }
 

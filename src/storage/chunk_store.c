@@ -5,6 +5,8 @@
  */
 #include "mimir.h"
 
+#include "utils/guc.h"
+
 #include "access/detoast.h"
 #include "access/genam.h"
 #include "access/relscan.h"
@@ -53,6 +55,20 @@ mimir_partition_name(int64 day)
 	return psprintf("chunks_d%s" INT64_FORMAT, day < 0 ? "m" : "", day < 0 ? -day : day);
 }
 
+/* whether schema mimir has a table of that name (caller is connected to SPI) */
+bool
+mimir_partition_exists(const char *name)
+{
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+
+	if (SPI_execute_with_args("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+							  "WHERE n.nspname = 'mimir' AND c.relname = $1",
+							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "partition lookup failed");
+	return SPI_processed > 0;
+}
+
 /*
  * Make sure the partition holding chunks whose first sample is at mint
  * exists. Caller is connected to SPI and holds the cutter lock, so only one
@@ -63,19 +79,12 @@ mimir_ensure_partition(int64 mint)
 {
 	int64		day = floor_div(mint, MIMIR_PARTITION_MS);
 	char	   *name;
-	Oid			type = TEXTOID;
-	Datum		arg;
 
 	for (int i = 0; i < nknown; i++)
 		if (known_days[i] == day)
 			return;
 	name = mimir_partition_name(day);
-	arg = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-							  "WHERE n.nspname = 'mimir' AND c.relname = $1",
-							  1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "partition lookup failed");
-	if (SPI_processed == 0)
+	if (!mimir_partition_exists(name))
 	{
 		int64		lo = day * MIMIR_PARTITION_MS;
 		int64		hi = lo + MIMIR_PARTITION_MS;
@@ -321,8 +330,8 @@ add_ent(MimirChunkScan *cs)
 }
 
 /* does sorted ids[0..n) hold an id in [lo, hi]? */
-static bool
-ids_in_range(const int64 *ids, int n, int64 lo, int64 hi)
+bool
+mimir_ids_in_range(const int64 *ids, int n, int64 lo, int64 hi)
 {
 	int			a = 0,
 				b = n;
@@ -369,7 +378,7 @@ scan_pack_partition(MimirChunkScan *cs, ChunkPart *cp, const MimirSeriesSet *set
 		int64		pmaxt = DatumGetInt64(index_getattr(scan->xs_itup, 4, scan->xs_itupdesc, &isnull));
 		ItemPointer t;
 
-		if (pmaxt < mint || !ids_in_range(ids, nids, Max(lo, set->lo), Min(hi, set->hi)))
+		if (pmaxt < mint || !mimir_ids_in_range(ids, nids, Max(lo, set->lo), Min(hi, set->hi)))
 			continue;
 		t = palloc(sizeof(ItemPointerData));
 		*t = *tid;
@@ -783,4 +792,12 @@ mimir_chunk_scan_end(MimirChunkScan *cs)
 		table_close(cp->heap, NoLock);
 	}
 	UnregisterSnapshot(cs->snapshot);
+}
+
+/* SET LOCAL lock_timeout (e.g. back to the value a short timeout replaced) */
+void
+mimir_set_lock_timeout_local(const char *value)
+{
+	(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
