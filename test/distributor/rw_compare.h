@@ -127,6 +127,91 @@ v2_refs_ok(const Io__Prometheus__Write__V2__Request *m)
 	return 1;
 }
 
+/* a varint at *p (< end); 0 on truncation */
+static int
+raw_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *p < end && shift < 64; shift += 7)
+	{
+		uint8_t		c = *(*p)++;
+
+		*v |= (uint64_t) (c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 1;
+	}
+	return 0;
+}
+
+/* skip one field of wire type wt; 0 if it does not parse */
+static int
+raw_skip(const uint8_t **p, const uint8_t *end, int wt)
+{
+	uint64_t	v;
+
+	switch (wt)
+	{
+		case 0:
+			return raw_varint(p, end, &v);
+		case 1:
+			if (end - *p < 8)
+				return 0;
+			*p += 8;
+			return 1;
+		case 2:
+			if (!raw_varint(p, end, &v) || v > (uint64_t) (end - *p))
+				return 0;
+			*p += v;
+			return 1;
+		case 5:
+			if (end - *p < 4)
+				return 0;
+			*p += 4;
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Does a TimeSeries carry its (singular) Metadata field more than once?
+ * The protobuf spec, Go (Prometheus) and rw_decode merge such fields;
+ * protobuf-c keeps the last one, so it is no oracle for those inputs.
+ */
+static int
+v2_repeated_metadata(const uint8_t *buf, size_t len)
+{
+	const uint8_t *p = buf,
+			   *end = buf + len;
+	uint64_t	tag;
+
+	while (p < end && raw_varint(&p, end, &tag))
+	{
+		if (tag == ((5 << 3) | 2))
+		{
+			uint64_t	n;
+			const uint8_t *q,
+					   *qend;
+			int			seen = 0;
+
+			if (!raw_varint(&p, end, &n) || n > (uint64_t) (end - p))
+				return 0;
+			q = p;
+			qend = p + n;
+			p = qend;
+			while (q < qend && raw_varint(&q, qend, &tag))
+			{
+				if (tag == ((5 << 3) | 2) && ++seen > 1)
+					return 1;
+				if (!raw_skip(&q, qend, (int) (tag & 7)))
+					break;
+			}
+		}
+		else if (!raw_skip(&p, end, (int) (tag & 7)))
+			return 0;
+	}
+	return 0;
+}
+
 static int
 compare_v2(const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
@@ -138,6 +223,8 @@ compare_v2(const uint8_t *buf, size_t len, char *why, size_t whylen)
 	int			expect_ok = m != NULL && v2_refs_ok(m);
 
 #define BAD(...) do { snprintf(why, whylen, __VA_ARGS__); bad = 1; goto out; } while (0)
+	if (v2_repeated_metadata(buf, len))
+		goto out;
 	/* protobuf-c strings end at a NUL: it cannot see a first symbol "\0..." */
 	if (rc != 0 && expect_ok && r.nsymbols > 0 && r.symbols[0].len > 0 && m->symbols[0][0] == '\0')
 		goto out;
