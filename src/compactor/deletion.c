@@ -117,8 +117,8 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 	mimir_head_flush();
 	st.rows_removed += mimir_packs_delete_tenant(tid, PG_INT64_MAX, &st.samples_removed, &st.bytes_removed);
 	mimir_spi_connect();
-	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.series s "
-			   "WHERE s.id = c.series_id AND s.tenant_id = $1 "
+	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.all_series(ARRAY[$1]) s "
+			   "WHERE s.id = c.series_id "
 			   "RETURNING mimir.chunk_count(c.chunk) AS n, pg_column_size(c.chunk) AS b) "
 			   "SELECT count(*), coalesce(sum(n), 0)::int8, coalesce(sum(b), 0)::int8 FROM d", tid, 0, &st);
 	exec_count("WITH d AS (DELETE FROM mimir.head WHERE tenant_id = $1 "
