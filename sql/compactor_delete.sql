@@ -51,15 +51,34 @@ SELECT count(mimir.write('b{k="1"}', '2021-01-01 00:00:00+00'::timestamptz + t *
   FROM generate_series(0, 99) t;
 SELECT mimir.set_rule_group('ns', E'name: g\nrules:\n  - record: x\n    expr: vector(1)\n');
 SELECT mimir.set_retention('7 days');
+SELECT mimir.label_names() AS names_before;
 SELECT mimir.delete_tenant('compactor_del');
 SELECT * FROM summary();
+-- its series index is gone too (no time range: the index alone answers)
+SELECT count(*) AS label_names FROM mimir.label_names();
+SELECT count(*) AS label_values FROM mimir.label_values('k');
+SELECT count(*) AS series FROM mimir.series('{__name__=~".+"}', '2000-01-01', '2100-01-01');
+SELECT count(*) AS series_rows FROM mimir.series s JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = 'compactor_del';
+SELECT count(*) AS pair_rows FROM mimir.label_pairs p JOIN mimir.tenants t ON t.id = p.tenant_id WHERE t.name = 'compactor_del';
+-- the other tenant's index is intact
+SELECT * FROM mimir.label_values('k', NULL, NULL, NULL, 'compactor_other');
 SELECT count(*) FROM mimir.rule_groups();
 SELECT count(*) FROM cron.job WHERE jobname LIKE '% compactor_del/%';
 SELECT mimir.retention();
 SELECT count(*), sum(value) FROM mimir.samples('b', '2020-01-01', '2022-01-01', 'compactor_other');
 SELECT mimir.delete_tenant('compactor_del');
 SELECT mimir.delete_tenant('never_existed');
--- the tenant can write again
+-- the tenant can write again (new series, in a later transaction and in this one)
+SELECT mimir.write('a{k="1"}', '2021-01-01 00:00:00+00', 1);
+SELECT * FROM summary();
+BEGIN;
+SELECT mimir.delete_tenant('compactor_del');
+SELECT mimir.write('a{k="1"}', '2021-01-01 00:00:15+00', 2);
+SELECT mimir.write('c', '2021-01-01 00:00:15+00', 3);
+COMMIT;
+SELECT * FROM summary('{__name__=~"a|c"}');
+SELECT mimir.label_names();
+SELECT mimir.delete_tenant('compactor_del');
 SELECT mimir.write('a{k="1"}', '2021-01-01 00:00:00+00', 1);
 SELECT * FROM summary();
 

@@ -115,5 +115,19 @@ SELECT rows_removed > 0 OR partitions_dropped > 0 AS removed FROM mimir.run_rete
 SELECT count(*) FROM mimir.samples('{__name__=~".+"}', '2000-01-01', '2100-01-01');
 SELECT mimir.set_retention(NULL);
 
+-- delete_tenant takes the tenant's series blocks too; its series come back as new ones
+SELECT count(mimir.write(format('gone{i="%s"}', i), '2024-01-01 00:00:00+00', i, 'regress_blocks_gone'))
+  FROM generate_series(1, 50) i;
+SELECT mimir.pack_series() >= 50 AS packed;
+SELECT count(*) > 0 AS blocks FROM mimir.series_blocks b JOIN mimir.tenants t ON t.id = b.tenant_id
+ WHERE t.name = 'regress_blocks_gone';
+SELECT mimir.delete_tenant('regress_blocks_gone');
+SELECT count(*) AS blocks_left FROM mimir.series_blocks b JOIN mimir.tenants t ON t.id = b.tenant_id
+ WHERE t.name = 'regress_blocks_gone';
+SELECT count(*) AS series_left FROM mimir.all_series() a JOIN mimir.tenants t ON t.id = a.tenant_id
+ WHERE t.name = 'regress_blocks_gone';
+SELECT mimir.write('gone{i="1"}', '2024-01-01 00:00:00+00', 7, 'regress_blocks_gone');
+SELECT labels::text, value FROM mimir.samples('gone', '2024-01-01', '2024-01-02', 'regress_blocks_gone');
+
 DROP FUNCTION blk_sel(text);
 DROP TABLE blk_selectors, blk_plain, blk_keys, blk_ids;

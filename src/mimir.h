@@ -112,6 +112,7 @@ extern int64 mimir_ts_to_ms_checked(TimestampTz ts, const char *what);
 extern void mimir_validate_tenant_name(const char *name);
 extern const char *mimir_tenant_name(text *arg_or_null);
 extern int32 mimir_tenant_id(const char *name, bool create);
+extern void mimir_tenant_write_lock(int32 tenant_id, bool exclusive);
 
 /* series_index.c */
 extern int64 mimir_series_get_or_create(int32 tenant_id, const char *tenant,
@@ -225,19 +226,23 @@ extern void mimir_sblock_begin(MimirSeriesBlockIter *it, Datum data, int64 first
 extern bool mimir_sblock_next(MimirSeriesBlockIter *it);
 /* series creation (shared) vs. the packer (exclusive), per tenant, until commit */
 extern void mimir_series_lock_shared(int32 tenant_id);
+extern void mimir_series_lock_exclusive(int32 tenant_id);
 /*
  * Calls fn for every packed series of the tenant in blocks matching the SQL
  * condition `cond` (over column pairs; args from $2, $1 is the tenant).
- * Caller is connected to SPI; reads in the caller's snapshot.
+ * Caller is connected to SPI; reads in the caller's snapshot, or (fresh) in
+ * a new one.
  */
 extern void mimir_scan_series_blocks(int32 tenant_id, const char *cond, int nargs, Oid *types, Datum *args,
-									 void (*fn) (void *arg, int64 id, const int32 *pairs, int n), void *arg);
+									 void (*fn) (void *arg, int64 id, const int32 *pairs, int n), void *arg,
+									 bool fresh);
 /* pair ids of a packed series (palloc'd), or NULL. Caller is connected to SPI. */
 extern int32 *mimir_packed_series_pairs(int64 id, int32 *tenant_id, int *n);
 
 
 /* head.c: the write buffer of mimir.write and head batch rows */
 extern void mimir_head_flush(void);
+extern void mimir_head_forget_tenant(int32 tenant);
 extern void mimir_head_install_hooks(void);
 extern void mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples);
 extern void mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,

@@ -42,6 +42,7 @@ mimir_write(PG_FUNCTION_ARGS)
 	series = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	t = mimir_ts_to_ms_checked(PG_GETARG_TIMESTAMPTZ(1), "sample time");
 	tenant_id = mimir_tenant_id(tenant, true);
+	mimir_tenant_write_lock(tenant_id, false);
 
 	if (last_text && last_tenant == tenant_id && strcmp(last_text, series) == 0)
 		sid = last_series;

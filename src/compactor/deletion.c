@@ -3,16 +3,22 @@
  * selector matches within [start, end] (chunks rewritten so that exactly
  * those samples go), and everything a tenant stored.
  *
- * The series index (series and label pair rows) stays: ingesting backends
- * cache those ids without locking them, so deleting the rows could make a
- * concurrent, acknowledged write refer to a series that no longer exists. An
- * index entry without samples is invisible to every time-bounded query.
+ * delete_series keeps the series index (series and label pair rows): an
+ * index entry without samples is invisible to every time-bounded query, and
+ * writers use series ids without locking them. delete_tenant removes the
+ * tenant's index too, under the tenant write lock (mimir_tenant_write_lock)
+ * that every writer holds shared: it waits for writes in flight, and at its
+ * commit the shared series map is reset and every backend's id caches are
+ * invalidated, so later writes create their series anew.
  */
 #include "compactor/compactor.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 
 PG_FUNCTION_INFO_V1(mimir_delete_series);
 PG_FUNCTION_INFO_V1(mimir_delete_tenant);
@@ -113,8 +119,15 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 		ereport(NOTICE, (errmsg("tenant \"%s\" has no data", tenant)));
 		PG_RETURN_INT64(0);
 	}
+	/* first: writers of the tenant hold it shared, the chunk writers do not */
+	mimir_tenant_write_lock(tid, true);
 	compactor_lock_chunks();
+	/* and no series packing of the tenant meanwhile (series_blocks.c) */
+	mimir_series_lock_exclusive(tid);
 	mimir_head_flush();
+	/* this transaction's own writes of the tenant: no memo, nothing to publish */
+	mimir_head_forget_tenant(tid);
+	mimir_write_xact_end();
 	st.rows_removed += mimir_packs_delete_tenant(tid, PG_INT64_MAX, &st.samples_removed, &st.bytes_removed);
 	mimir_spi_connect();
 	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.all_series(ARRAY[$1]) s "
@@ -143,9 +156,17 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 			SPI_execute_with_args("DELETE FROM mimir.alert_outbox WHERE tenant = $2",
 								  2, types, args, NULL, false, 0) != SPI_OK_DELETE ||
 			SPI_execute_with_args("DELETE FROM mimir.limits WHERE tenant = $2",
-								  2, types, args, NULL, false, 0) != SPI_OK_DELETE)
+								  2, types, args, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM mimir.series WHERE tenant_id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM mimir.series_blocks WHERE tenant_id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM mimir.label_pairs WHERE tenant_id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "tenant deletion failed");
 	}
+	/* every backend drops its cached series and label pair ids at our commit */
+	CacheInvalidateRelcacheByRelid(get_relname_relid("series", get_namespace_oid("mimir", false)));
 	mimir_spi_finish();
 	compactor_reset_state_at_commit();
 	compactor_log_run("delete_tenant", tenant, started, &st, NULL);

@@ -103,6 +103,21 @@ buf_reset(void)
 	npending = cappending = 0;
 }
 
+/*
+ * Forget the series of a tenant this transaction wrote, before the tenant is
+ * deleted: at commit they must not be published to the series map.
+ */
+void
+mimir_head_forget_tenant(int32 tenant)
+{
+	int			k = 0;
+
+	for (int i = 0; i < npending; i++)
+		if (pending[i].tenant != tenant)
+			pending[k++] = pending[i];
+	npending = k;
+}
+
 static void
 pending_push(const BufEntry *e)
 {

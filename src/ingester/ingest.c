@@ -78,6 +78,7 @@ static int	nundo,
 			capundo;
 static SPIPlanPtr head_plan;
 static uint64 my_epoch;
+static uint64 batch_generation;	/* of the series map, when the batch began */
 
 /* oid and relfilenode of mimir.series: changes when the data is recreated */
 static uint64
@@ -105,6 +106,7 @@ ingest_batch_begin(void)
 	uint64		epoch = series_epoch();
 
 	series_map_check_epoch(epoch);
+	batch_generation = series_map_generation();
 	if (epoch != my_epoch)
 	{
 		/* ids cached by this backend may name rows that are gone */
@@ -144,7 +146,7 @@ ingest_batch_end(bool committed)
 		{
 			if (i + AHEAD < n)
 				series_map_prefetch(&dirty[i + AHEAD]->key);
-			series_map_put(&dirty[i]->key, dirty[i]->tenant, &dirty[i]->info);
+			series_map_put_if(&dirty[i]->key, dirty[i]->tenant, &dirty[i]->info, batch_generation);
 		}
 	}
 	overlay = NULL;
@@ -433,14 +435,22 @@ warm_tenant(int32 tenant)
 	w.tenant = tenant;
 	MemoryContextSwitchTo(old);
 	/*
-	 * Plain series with their keys; packed ones (series_blocks.c) with keys
-	 * computed from their labels. Both in this statement's snapshot.
+	 * Not read-only: fresh snapshots. The batch's snapshot may predate a
+	 * mimir.delete_tenant this writer waited for (tenant write lock); its
+	 * series must not come back into the map. Plain series first, then the
+	 * packed ones (series_blocks.c, keys computed from their labels): a
+	 * series the packer moves in between is seen twice rather than missed.
 	 */
+	warm_rows(&w, SPI_cursor_open_with_args(NULL,
+											"SELECT s.id, s.lhash, c.chunk FROM mimir.series s LEFT JOIN LATERAL "
+											"(SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
+											"ORDER BY c.mint DESC LIMIT 1) c ON true WHERE s.tenant_id = $1",
+											1, &types[1], &args[1], NULL, false, 0), false);
 	{
 		WarmPacked	wp = {0};
 		SeriesKey  *keys;
 
-		mimir_scan_series_blocks(tenant, NULL, 0, NULL, NULL, warm_packed_series, &wp);
+		mimir_scan_series_blocks(tenant, NULL, 0, NULL, NULL, warm_packed_series, &wp, true);
 		keys = palloc_extended(sizeof(SeriesKey) * Max(wp.n, 1), MCXT_ALLOC_HUGE);
 		mimir_series_keys_of_pairs(tenant, wp.n, wp.pairs, wp.np, keys);
 		w.packed_keys = keys;
@@ -449,11 +459,6 @@ warm_tenant(int32 tenant)
 		for (int i = 0; i < wp.n; i++)
 			pfree(wp.pairs[i]);
 	}
-	warm_rows(&w, SPI_cursor_open_with_args(NULL,
-											"SELECT s.id, s.lhash, c.chunk FROM mimir.series s LEFT JOIN LATERAL "
-											"(SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
-											"ORDER BY c.mint DESC LIMIT 1) c ON true WHERE s.tenant_id = $1",
-											1, &types[1], &args[1], NULL, true, 0), false);
 	if (w.npacked > 0)
 	{
 		Oid			atype = INT8ARRAYOID;
@@ -464,7 +469,7 @@ warm_tenant(int32 tenant)
 												"SELECT s.id, s.i, c.chunk FROM unnest($1::int8[]) WITH ORDINALITY s(id, i) "
 												"LEFT JOIN LATERAL (SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
 												"ORDER BY c.mint DESC LIMIT 1) c ON true",
-												1, &atype, &aarg, NULL, true, 0), true);
+												1, &atype, &aarg, NULL, false, 0), true);
 	}
 	/* series whose chunks are all packed: their last packed chunk */
 	{
@@ -775,6 +780,7 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 
 	memset(res, 0, sizeof(*res));
 	fe.cxt = CurrentMemoryContext;
+	mimir_tenant_write_lock(tenant_id, false);
 	if (series_map_enabled())
 		warm_tenant(tenant_id);
 	complete = series_map_enabled() && series_map_complete() && series_map_is_warm(tenant_id);

@@ -34,6 +34,8 @@ extern void series_map_prefetch(const SeriesKey *k);
 /* Record committed facts: inserts, or raises maxt. Returns false if full. */
 extern bool series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in);
 /* true if the map never had to drop a series (so absent means new) */
+extern bool series_map_put_if(const SeriesKey *k, int32 tenant, const SeriesInfo *in, uint64 gen);
+extern uint64 series_map_generation(void);
 extern bool series_map_complete(void);
 extern bool series_map_is_warm(int32 tenant);
 extern void series_map_warm_lock(void);

@@ -76,6 +76,7 @@ typedef struct MapShared
 	pg_atomic_uint64 full_misses;
 	pg_atomic_uint64 count;
 	pg_atomic_uint64 epoch;		/* identity of mimir.series the map describes */
+	pg_atomic_uint64 generation;	/* bumped by every reset */
 } MapShared;
 
 int			mimir_head_series_capacity = 2000000;
@@ -143,6 +144,7 @@ map_shmem_startup(void)
 		pg_atomic_init_u64(&map->full_misses, 0);
 		pg_atomic_init_u64(&map->count, 0);
 		pg_atomic_init_u64(&map->epoch, 0);
+		pg_atomic_init_u64(&map->generation, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -291,8 +293,16 @@ tenant_slot(int32 tenant, bool create)
 	return &map->tenants[map->ntenants++];
 }
 
-bool
-series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
+/*
+ * Insert or raise a series' entry. With gen, only if the map has not been
+ * reset since the caller read series_map_generation(): a writer publishing
+ * after its commit must not bring back ids a concurrent deletion removed.
+ * The check is made under the partition lock, and a reset bumps the
+ * generation before it clears any partition, so an entry either is refused
+ * or lands before the clearing that removes it.
+ */
+static bool
+map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in, const uint64 *gen)
 {
 	uint32		p;
 	Slot	   *x;
@@ -300,6 +310,8 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 				ok = false;
 
 	if (map == NULL)
+		return false;
+	if (gen && pg_atomic_read_u64(&map->generation) != *gen)
 		return false;
 	p = part_of(k);
 	x = find(k, p);
@@ -310,6 +322,11 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 	}
 	LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 	x = find(k, p);
+	if (gen && pg_atomic_read_u64(&map->generation) != *gen)
+	{
+		LWLockRelease(&map->locks[p].lock);
+		return false;
+	}
 	if (x != NULL)
 	{
 		slot_update(x, in);
@@ -356,6 +373,24 @@ series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
 		LWLockRelease(map->tenant_lock);
 	}
 	return ok;
+}
+
+bool
+series_map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in)
+{
+	return map_put(k, tenant, in, NULL);
+}
+
+bool
+series_map_put_if(const SeriesKey *k, int32 tenant, const SeriesInfo *in, uint64 gen)
+{
+	return map_put(k, tenant, in, &gen);
+}
+
+uint64
+series_map_generation(void)
+{
+	return map ? pg_atomic_read_u64(&map->generation) : 0;
 }
 
 bool
@@ -431,6 +466,7 @@ series_map_reset(void)
 	if (map == NULL)
 		return;
 	LWLockAcquire(map->warm_lock, LW_EXCLUSIVE);
+	pg_atomic_fetch_add_u64(&map->generation, 1);
 	for (int p = 0; p < NPARTS; p++)
 	{
 		LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);

@@ -617,7 +617,10 @@ static void
 write_sample(EvalGroup *g, const MimirLabelSet *ls, int64 t, double v, Written *w)
 {
 	SeriesKey	key;
-	int64		sid = mimir_series_get_or_create(g->tenant_id, g->tenant, ls, &key);
+	int64		sid;
+
+	mimir_tenant_write_lock(g->tenant_id, false);
+	sid = mimir_series_get_or_create(g->tenant_id, g->tenant, ls, &key);
 
 	mimir_head_append(g->tenant_id, sid, &key, t, v);
 	if (w->n == w->cap)
@@ -654,6 +657,7 @@ ruler_append_to_series(int32 tenant_id, const int64 *ids, int n, int64 t, double
 
 	if (n == 0)
 		return;
+	mimir_tenant_write_lock(tenant_id, false);
 	sids = MemoryContextAlloc(caller, sizeof(int64) * n);
 	keys = MemoryContextAlloc(caller, sizeof(SeriesKey) * n);
 	mimir_spi_connect();

@@ -232,6 +232,17 @@ mimir_series_lock_shared(int32 tenant_id)
 }
 
 /*
+ * Exclusively, waiting: for mimir.delete_tenant, which holds the tenant
+ * write lock first (so no creator of the tenant holds this one) and then
+ * waits only for a packer, which never waits itself.
+ */
+void
+mimir_series_lock_exclusive(int32 tenant_id)
+{
+	series_lock(tenant_id, ExclusiveLock, false);
+}
+
+/*
  * The packer never waits in the lock queue: a creator holding the shared
  * lock may wait for the chunk writer lock the packer holds. It retries for
  * a while instead (creators hold the lock only until their commit).
@@ -253,7 +264,8 @@ series_lock_exclusive(int32 tenant_id)
 
 void
 mimir_scan_series_blocks(int32 tenant_id, const char *cond, int nargs, Oid *types, Datum *args,
-						 void (*fn) (void *arg, int64 id, const int32 *pairs, int n), void *arg)
+						 void (*fn) (void *arg, int64 id, const int32 *pairs, int n), void *arg,
+						 bool fresh)
 {
 	Portal		portal;
 	MimirSeriesBlockIter it = {0};
@@ -270,7 +282,7 @@ mimir_scan_series_blocks(int32 tenant_id, const char *cond, int nargs, Oid *type
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT first_id, data FROM mimir.series_blocks WHERE tenant_id = $1%s",
 												cond ? cond : ""),
-									   nargs + 1, t, a, NULL, true, 0);
+									   nargs + 1, t, a, NULL, !fresh, 0);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -665,7 +677,7 @@ mimir_all_series(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ntenants; i++)
 	{
 		c.tenant_id = tenants[i];
-		mimir_scan_series_blocks(tenants[i], NULL, 0, NULL, NULL, all_emit, &c);
+		mimir_scan_series_blocks(tenants[i], NULL, 0, NULL, NULL, all_emit, &c, false);
 	}
 	mimir_spi_finish();
 	return (Datum) 0;

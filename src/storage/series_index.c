@@ -441,6 +441,7 @@ mimir_series_get_or_create(int32 tenant_id, const char *tenant, const MimirLabel
 			  **values;
 	int			n = ls->n;
 
+	mimir_tenant_write_lock(tenant_id, false);
 	init_caches();
 	series_key_of_labelset(tenant, ls, &k);
 	if (key)
@@ -473,6 +474,7 @@ void
 mimir_series_create_batch(int32 tenant_id, int n, const SeriesKey *keys, char ***names,
 						  char ***values, const int *nlabels, int64 *ids)
 {
+	mimir_tenant_write_lock(tenant_id, false);
 	init_caches();
 	mimir_spi_connect();
 	series_ids(tenant_id, n, keys, names, values, nlabels, ids);
@@ -881,7 +883,7 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 	 * Packed series first (read-only SPI: the caller's snapshot for both
 	 * statements, so a series is seen in exactly one form).
 	 */
-	mimir_scan_series_blocks(tenant_id, bsql.data, nargs - 1, types + 1, args + 1, packed_sel_add, &ps);
+	mimir_scan_series_blocks(tenant_id, bsql.data, nargs - 1, types + 1, args + 1, packed_sel_add, &ps, false);
 	if (SPI_execute_with_args(sql.data, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "series selection failed");
 	n = (int) SPI_processed;
@@ -989,7 +991,8 @@ mimir_series_keys_of_pairs(int32 tenant_id, int n, int32 *const *pairs, const in
 	if (n == 0)
 		return;
 	init_caches();
-	if (SPI_execute_with_args("SELECT name FROM mimir.tenants WHERE id = $1", 1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT ||
+	/* fresh: the caller's blocks may be newer than its snapshot (warm-up) */
+	if (SPI_execute_with_args("SELECT name FROM mimir.tenants WHERE id = $1", 1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "tenant %d not found", tenant_id);
 	tname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -1011,7 +1014,7 @@ mimir_series_keys_of_pairs(int32 tenant_id, int n, int32 *const *pairs, const in
 		Datum		aarg = mimir_int4_array(missing, nmissing);
 
 		if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
-								  1, &atype, &aarg, NULL, true, 0) != SPI_OK_SELECT)
+								  1, &atype, &aarg, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "label pair lookup failed");
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
@@ -1192,6 +1195,6 @@ mimir_series_count_with_pair(int32 tenant_id, int32 pair)
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "series count failed");
 	c.n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	mimir_scan_series_blocks(tenant_id, " AND pairs @> ARRAY[$2]", 1, &types[1], &args[1], pair_count_cb, &c);
+	mimir_scan_series_blocks(tenant_id, " AND pairs @> ARRAY[$2]", 1, &types[1], &args[1], pair_count_cb, &c, true);
 	return c.n;
 }

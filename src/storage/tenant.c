@@ -4,9 +4,17 @@
  */
 #include "mimir.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+
+/* advisory lock space of the tenant write lock: (database, 'mirt', tenant id) */
+#define TENANT_LOCK_KEY 0x6d697274
 
 static IdCache *tenant_cache;
 
@@ -110,4 +118,34 @@ mimir_tenant_id(const char *name, bool create)
 	mimir_spi_finish();
 	idcache_put(tenant_cache, key, id, false);
 	return (int32) id;
+}
+
+/*
+ * The tenant write lock. Everything that resolves or uses series ids of a
+ * tenant to write samples (remote write, mimir.write, the ruler) holds it
+ * shared until its transaction ends; mimir.delete_tenant holds it exclusively
+ * while it deletes the tenant's series and label pairs. So no acknowledged
+ * write can land on a series id that a committed deletion removed: a writer
+ * either finishes before the deletion starts or starts after it committed,
+ * and then sees the deletion (caches are invalidated below and the shared
+ * series map was reset at the deletion's commit).
+ */
+void
+mimir_tenant_write_lock(int32 tenant_id, bool exclusive)
+{
+	static LocalTransactionId held_lxid = InvalidLocalTransactionId;
+	static SubTransactionId held_subxid = InvalidSubTransactionId;
+	static int32 held_tenant = -1;
+	LOCKTAG		tag;
+
+	/* writes of one tenant call this per sample: skip what this (sub)xact holds */
+	if (!exclusive && held_tenant == tenant_id && held_lxid == MyProc->lxid &&
+		held_subxid == GetCurrentSubTransactionId())
+		return;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, TENANT_LOCK_KEY, (uint32) tenant_id, 2);
+	if (LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false) == LOCKACQUIRE_OK)
+		AcceptInvalidationMessages();
+	held_tenant = exclusive ? -1 : tenant_id;
+	held_lxid = MyProc->lxid;
+	held_subxid = GetCurrentSubTransactionId();
 }
