@@ -15,7 +15,7 @@ LANGUAGE sql AS $$
   SELECT (SELECT string_agg(lp.name || '=' || lp.value, ',' ORDER BY lp.name) FROM mimir.label_pairs lp
            WHERE lp.id = ANY(s.labels)), count(*), sum(mimir.chunk_count(c.chunk)),
          max((c.maxt - c.mint) * interval '1 ms')
-    FROM mimir.chunks c JOIN mimir.series s ON s.id = c.series_id
+    FROM mimir.chunks c JOIN mimir.all_series() s ON s.id = c.series_id
     JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = 'compactor_merge'
    GROUP BY 1 ORDER BY 1 $$;
 CREATE FUNCTION data() RETURNS text

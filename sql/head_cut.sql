@@ -11,7 +11,7 @@ SELECT count(*) AS head_rows FROM mimir.head h JOIN mimir.tenants t ON t.id = h.
 CREATE VIEW cut_chunks AS
   SELECT to_timestamp(c.mint / 1000.0) AS mint, to_timestamp(c.maxt / 1000.0) AS maxt,
          mimir.chunk_count(c.chunk) AS n, c.tableoid::regclass AS part
-    FROM mimir.chunks c JOIN mimir.series s ON s.id = c.series_id
+    FROM mimir.chunks c JOIN mimir.all_series() s ON s.id = c.series_id
     JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = 'cut'
    ORDER BY s.id, c.mint;
 SELECT * FROM cut_chunks;
@@ -36,7 +36,7 @@ SELECT mimir.write('c{s="a"}', '2024-01-01 00:00:30', 99);
 SELECT count(mimir.write('sparse', '2024-01-01'::timestamptz + g * interval '50 min', g)) FROM generate_series(0, 5) g;
 SELECT mimir.cut_head() AS cut;
 SELECT bool_and(c.maxt - c.mint <= 7200000) AS span_ok, count(*) AS chunks
-  FROM mimir.chunks c JOIN mimir.series s ON s.id = c.series_id
+  FROM mimir.chunks c JOIN mimir.all_series() s ON s.id = c.series_id
  WHERE s.labels @> ARRAY(SELECT id FROM mimir.label_pairs WHERE name = '__name__' AND value = 'sparse');
 -- chunks live in daily partitions (of their first sample), also for old and pre-1970 data
 SELECT mimir.write('old', t, 1) FROM unnest(ARRAY['1970-01-01 00:00:00+00', '1969-12-31 23:00:00+00', '2001-09-09 01:46:40+00']::timestamptz[]) t;

@@ -33,12 +33,12 @@ LANGUAGE sql AS $$
 -- where the tenant's chunks are: plain rows and packed entries
 CREATE FUNCTION pk_placement(tenant text DEFAULT 'packing') RETURNS TABLE(plain bigint, packed bigint, in_packs boolean)
 LANGUAGE sql AS $$
-  SELECT (SELECT count(*) FROM mimir.chunks c JOIN mimir.series s ON s.id = c.series_id
+  SELECT (SELECT count(*) FROM mimir.chunks c JOIN mimir.all_series() s ON s.id = c.series_id
             JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = $1),
-         (SELECT count(*) FROM mimir.chunk_pack_entries() e JOIN mimir.series s ON s.id = e.series_id
+         (SELECT count(*) FROM mimir.chunk_pack_entries() e JOIN mimir.all_series() s ON s.id = e.series_id
             JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = $1),
          (SELECT count(DISTINCT (e.series_lo, e.pack_mint)) > 0 FROM mimir.chunk_pack_entries() e
-            JOIN mimir.series s ON s.id = e.series_id JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = $1) $$;
+            JOIN mimir.all_series() s ON s.id = e.series_id JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = $1) $$;
 -- a series' chunks, plain and packed, never overlap, span at most 2 h, and
 -- its packed chunks come before its plain ones
 CREATE FUNCTION pk_violations() RETURNS bigint
@@ -169,7 +169,7 @@ SELECT mimir.pack_chunks('1 hour') >= 300 AS packed;
 SELECT * FROM pk_placement();
 SELECT count(DISTINCT (series_lo, pack_mint)) >= 3 AS packs, max(n) <= 128 AS at_most_128
   FROM (SELECT series_lo, pack_mint, count(*) OVER (PARTITION BY series_lo, pack_mint) AS n
-          FROM mimir.chunk_pack_entries() e JOIN mimir.series s ON s.id = e.series_id
+          FROM mimir.chunk_pack_entries() e JOIN mimir.all_series() s ON s.id = e.series_id
           JOIN mimir.tenants t ON t.id = s.tenant_id WHERE t.name = 'packing' AND e.mint >= 1591056000000) x;
 SELECT count(*) AS series, sum(n) AS samples, bool_and(n = 240) AS complete,
        bool_and(total = 240 * (i * 1000) + 28680) AS exact

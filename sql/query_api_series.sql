@@ -65,7 +65,7 @@ SELECT qas_meta('metric=qas_up&limit_per_metric=1') LIKE '200 {"status":"success
 -- exemplars
 INSERT INTO mimir.exemplars(tenant_id, series_id, t, value, labels)
 SELECT s.tenant_id, s.id, 1704067200000 + k * 100, k * 0.5, jsonb_build_object('trace_id', 'abc' || k, 'span', 'x')
-  FROM mimir.series s JOIN mimir.tenants t ON t.id = s.tenant_id,
+  FROM mimir.all_series() s JOIN mimir.tenants t ON t.id = s.tenant_id,
        generate_series(1, 2) k
  WHERE t.name = 'qa-series' AND s.labels && ARRAY(SELECT lp.id FROM mimir.label_pairs lp
                                                   WHERE lp.tenant_id = t.id AND lp.name = 'code');

@@ -130,6 +130,13 @@ typedef struct MimirSeriesRef
 extern MimirSeriesRef *mimir_select_series(int32 tenant_id, List *matchers,
 										   int *nseries);
 extern char *mimir_series_text(int64 series_id);
+extern void mimir_series_keys_of_pairs(int32 tenant_id, int n, int32 *const *pairs, const int *np,
+									   SeriesKey *keys);
+extern int	mimir_series_keys_by_ids(int32 tenant_id, const int64 *ids, int n, int64 *out_ids,
+									 SeriesKey *out_keys);
+extern void mimir_series_find_packed(int32 tenant_id, int n, char ***names, char ***values,
+									 const int *nlabels, int64 *ids);
+extern int64 mimir_series_count_with_pair(int32 tenant_id, int32 pair);
 extern Datum mimir_int4_array(const int32 *ids, int n);
 extern Datum mimir_int8_array(const int64 *ids, int n);
 
@@ -204,6 +211,39 @@ extern int64 mimir_packs_delete_tenant(int32 tenant_id, int64 before, int64 *sam
 extern int64 mimir_packs_take_from(const int64 *series, const int64 *from, int nseries, int64 maxt_lo,
 								   int64 maxt_hi, bool to_plain, int64 *samples, int64 *bytes);
 extern int	mimir_cut_head_upto(int max_rows, int64 max_id);
+/*
+ * Series blocks (series_blocks.c): settled series of a tenant packed many to
+ * a row of mimir.series_blocks. Ids of a block lie in
+ * [first_id, first_id + MIMIR_SERIES_BLOCK_SPAN).
+ */
+#define MIMIR_SERIES_BLOCK_SPAN		65536
+#define MIMIR_SERIES_BLOCK_SPAN_SQL	"65536"
+typedef struct MimirSeriesBlockIter
+{
+	const uint8 *p;
+	const uint8 *end;
+	int64		id;				/* the current series */
+	int			n;				/* its label pair count */
+	int32	   *pairs;			/* its label pair ids (label-name order) */
+	int			cap;
+} MimirSeriesBlockIter;
+extern void mimir_sblock_begin(MimirSeriesBlockIter *it, Datum data, int64 first_id);
+extern bool mimir_sblock_next(MimirSeriesBlockIter *it);
+/* series creation (shared) vs. the packer (exclusive), per tenant, until commit */
+extern void mimir_series_lock_shared(int32 tenant_id);
+extern void mimir_series_lock_exclusive(int32 tenant_id);
+/*
+ * Calls fn for every packed series of the tenant in blocks matching the SQL
+ * condition `cond` (over column pairs; args from $2, $1 is the tenant).
+ * Caller is connected to SPI; reads in the caller's snapshot, or (fresh) in
+ * a new one.
+ */
+extern void mimir_scan_series_blocks(int32 tenant_id, const char *cond, int nargs, Oid *types, Datum *args,
+									 void (*fn) (void *arg, int64 id, const int32 *pairs, int n), void *arg,
+									 bool fresh);
+/* pair ids of a packed series (palloc'd), or NULL. Caller is connected to SPI. */
+extern int32 *mimir_packed_series_pairs(int64 id, int32 *tenant_id, int *n);
+
 
 /* head.c: the write buffer of mimir.write and head batch rows */
 extern void mimir_head_flush(void);

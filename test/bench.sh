@@ -13,7 +13,8 @@
 #
 # mimir's size is everything it stores once the head is cut into chunks
 # and settled chunks are packed (mimir.pack_chunks, as the compactor's job):
-# chunks, head, series/label index and the other tables of schema mimir,
+# chunks, head, series/label index (series rows and series blocks) and the
+# other tables of schema mimir,
 # indexes and TOAST included, WAL excluded (after VACUUM, as autovacuum would).
 # Memory is sampled every 0.5 s over all processes of the server: the sum of
 # RSS (counts shared memory once per process that touched it) and the sum of
@@ -92,7 +93,8 @@ mimir_run() {
     t0=$(date +%s.%N)
     # (cut_head answers 0 when the background cutter holds the lock: loop on the head itself)
     while [ "$($P -c "SELECT mimir.cut_head(1000000)")" != 0 ] || [ "$($P -c "SELECT count(*) FROM mimir.head")" != 0 ]; do :; done
-    # then what the compactor's scheduled job does: settled chunks into packs
+    # then what the compactor's scheduled job does: settled chunks into packs,
+    # series rows into series blocks
     # (its next run, after autovacuum, rebuilds the emptied plain chunk index)
     $P -c "SELECT mimir.pack_chunks()" >/dev/null
     $P -c "VACUUM" >/dev/null
@@ -108,7 +110,8 @@ mimir_run() {
                  WHERE n.nspname = 'mimir' AND c.relkind = 'r')::bigint,
                (SELECT coalesce(sum(octet_length(chunk::bytea)), 0) FROM mimir.chunks)::bigint
                  + (SELECT coalesce(sum(octet_length(chunk::bytea)), 0) FROM mimir.chunk_pack_entries())::bigint,
-               (SELECT pg_total_relation_size('mimir.series') + pg_total_relation_size('mimir.label_pairs'))::bigint,
+               (SELECT pg_total_relation_size('mimir.series') + pg_total_relation_size('mimir.label_pairs')
+                 + pg_total_relation_size('mimir.series_blocks'))::bigint,
                (SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i
                  WHERE i.inhparent IN ('mimir.chunks'::regclass, 'mimir.chunk_packs'::regclass))::bigint")
     read -r CRSS CPSS <"$OUT/$tag.cutmem"

@@ -18,7 +18,8 @@
 #   steady   what a running server holds: samples older than
 #            mimir.head_max_age (10 min) cut into chunks, the rest in the head
 #   chunked  the head cut completely
-#   packed   then settled chunks packed (mimir.pack_chunks, the compactor's job)
+#   packed   then settled chunks and the series packed (mimir.pack_chunks, the
+#            compactor's job: chunk packs and series blocks)
 # The summary table is the steady state's.
 #
 # Env: BENCH_SERIES (100000), BENCH_STEPS (240), BENCH_CONNS (4),

@@ -37,6 +37,7 @@ extern void compactor_rewrite(int32 tenant_id, const int64 *series, int nseries,
 							  CompactorStats *st);
 /* chunk_packs.c: pack settled chunks (takes the chunk lock) */
 extern int64 mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorStats *st);
+extern int64 mimir_pack_series_internal(CompactorStats *st);
 extern void compactor_write_chunks(int64 series, const pc_sample *s, int n, CompactorStats *st);
 
 #endif							/* MIMIR_COMPACTOR_H */

@@ -122,14 +122,16 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 	/* first: writers of the tenant hold it shared, the chunk writers do not */
 	mimir_tenant_write_lock(tid, true);
 	compactor_lock_chunks();
+	/* and no series packing of the tenant meanwhile (series_blocks.c) */
+	mimir_series_lock_exclusive(tid);
 	mimir_head_flush();
 	/* this transaction's own writes of the tenant: no memo, nothing to publish */
 	mimir_head_forget_tenant(tid);
 	mimir_write_xact_end();
 	st.rows_removed += mimir_packs_delete_tenant(tid, PG_INT64_MAX, &st.samples_removed, &st.bytes_removed);
 	mimir_spi_connect();
-	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.series s "
-			   "WHERE s.id = c.series_id AND s.tenant_id = $1 "
+	exec_count("WITH d AS (DELETE FROM mimir.chunks c USING mimir.all_series(ARRAY[$1]) s "
+			   "WHERE s.id = c.series_id "
 			   "RETURNING mimir.chunk_count(c.chunk) AS n, pg_column_size(c.chunk) AS b) "
 			   "SELECT count(*), coalesce(sum(n), 0)::int8, coalesce(sum(b), 0)::int8 FROM d", tid, 0, &st);
 	exec_count("WITH d AS (DELETE FROM mimir.head WHERE tenant_id = $1 "
@@ -156,6 +158,8 @@ mimir_delete_tenant(PG_FUNCTION_ARGS)
 			SPI_execute_with_args("DELETE FROM mimir.limits WHERE tenant = $2",
 								  2, types, args, NULL, false, 0) != SPI_OK_DELETE ||
 			SPI_execute_with_args("DELETE FROM mimir.series WHERE tenant_id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM mimir.series_blocks WHERE tenant_id = $1",
 								  1, types, args, NULL, false, 0) != SPI_OK_DELETE ||
 			SPI_execute_with_args("DELETE FROM mimir.label_pairs WHERE tenant_id = $1",
 								  1, types, args, NULL, false, 0) != SPI_OK_DELETE)

@@ -112,8 +112,8 @@ partition_has_tenants(Partition *p, List *tenants)
 		return false;
 	arg = mimir_int4_array(ids, n);
 	mimir_spi_connect();
-	if (SPI_execute_with_args(psprintf("SELECT 1 FROM mimir.%s c JOIN mimir.series s ON s.id = c.series_id "
-									   "WHERE s.tenant_id = ANY($1) LIMIT 1", quote_identifier(p->name)),
+	if (SPI_execute_with_args(psprintf("SELECT 1 FROM mimir.%s c JOIN mimir.all_series($1) s ON s.id = c.series_id "
+									   "LIMIT 1", quote_identifier(p->name)),
 							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "partition check failed");
 	found = SPI_processed > 0;
@@ -122,9 +122,9 @@ partition_has_tenants(Partition *p, List *tenants)
 		/* the packs of the same day (by id range: may say yes for a tenant's neighbours) */
 		char	   *packs = psprintf("chunk_packs_%s", p->name + strlen("chunks_"));
 
-		if (SPI_execute_with_args(psprintf("SELECT 1 FROM mimir.chunk_packs c JOIN mimir.series s "
+		if (SPI_execute_with_args(psprintf("SELECT 1 FROM mimir.chunk_packs c JOIN mimir.all_series($1) s "
 										   "ON s.id BETWEEN c.series_lo AND c.series_hi "
-										   "WHERE c.tableoid = to_regclass('mimir.%s') AND s.tenant_id = ANY($1) LIMIT 1",
+										   "WHERE c.tableoid = to_regclass('mimir.%s') LIMIT 1",
 										   quote_identifier(packs)),
 								  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "partition check failed");
@@ -233,8 +233,8 @@ expire_rows(TenantRetention *t)
 
 	t->st.rows_removed += mimir_packs_delete_tenant(t->id, t->cutoff, &t->st.samples_removed, &t->st.bytes_removed);
 	mimir_spi_connect();
-	if (SPI_execute_with_args("WITH d AS (DELETE FROM mimir.chunks c USING mimir.series s "
-							  "WHERE s.id = c.series_id AND s.tenant_id = $1 AND c.mint < $2 AND c.maxt < $2 "
+	if (SPI_execute_with_args("WITH d AS (DELETE FROM mimir.chunks c USING mimir.all_series(ARRAY[$1]) s "
+							  "WHERE s.id = c.series_id AND c.mint < $2 AND c.maxt < $2 "
 							  "RETURNING mimir.chunk_count(c.chunk) AS n, pg_column_size(c.chunk) AS b) "
 							  "SELECT count(*), coalesce(sum(n), 0)::int8, coalesce(sum(b), 0)::int8 FROM d",
 							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)

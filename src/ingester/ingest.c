@@ -250,7 +250,39 @@ typedef struct WarmCtx
 {
 	idkey_hash *ids;
 	int32		tenant;
+	int64	   *packed_ids;		/* packed series and their computed keys */
+	SeriesKey  *packed_keys;
+	int			npacked;
 } WarmCtx;
+
+/* the packed series of a tenant, collected */
+typedef struct WarmPacked
+{
+	int64	   *ids;
+	int32	  **pairs;
+	int		   *np;
+	int			n,
+				cap;
+} WarmPacked;
+
+static void
+warm_packed_series(void *arg, int64 id, const int32 *pairs, int n)
+{
+	WarmPacked *wp = arg;
+
+	if (wp->n == wp->cap)
+	{
+		wp->cap = Max(1024, wp->cap * 2);
+		wp->ids = wp->ids ? repalloc_huge(wp->ids, sizeof(int64) * wp->cap) : palloc_extended(sizeof(int64) * wp->cap, MCXT_ALLOC_HUGE);
+		wp->pairs = wp->pairs ? repalloc_huge(wp->pairs, sizeof(int32 *) * wp->cap) : palloc_extended(sizeof(int32 *) * wp->cap, MCXT_ALLOC_HUGE);
+		wp->np = wp->np ? repalloc_huge(wp->np, sizeof(int) * wp->cap) : palloc_extended(sizeof(int) * wp->cap, MCXT_ALLOC_HUGE);
+	}
+	wp->ids[wp->n] = id;
+	wp->pairs[wp->n] = palloc(sizeof(int32) * Max(n, 1));
+	memcpy(wp->pairs[wp->n], pairs, sizeof(int32) * n);
+	wp->np[wp->n] = n;
+	wp->n++;
+}
 
 /* pass 1 over the packs: each series' last packed chunk, from the directories */
 static bool
@@ -314,6 +346,61 @@ warm_head(void *arg, int n, int64 *series, pc_sample *s)
 }
 
 /*
+ * Rows (id, key, last plain chunk) into the map; the key is a stored lhash,
+ * or for packed series (packed) the index + 1 into w->packed_keys.
+ */
+static void
+warm_rows(WarmCtx *w, Portal portal, bool packed)
+{
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			bool		isnull,
+						found;
+			SeriesInfo	info;
+			SeriesKey	key;
+			Datum		chunk;
+			IdKey	   *ik;
+
+			CHECK_FOR_INTERRUPTS();
+			info.id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			if (!packed)
+				series_key_from_uuid(SPI_getbinval(tup, td, 2, &isnull), &key);
+			else
+				key = w->packed_keys[DatumGetInt64(SPI_getbinval(tup, td, 2, &isnull)) - 1];
+			info.maxt = PG_INT64_MIN;
+			info.lastv = 0;
+			chunk = SPI_getbinval(tup, td, 3, &isnull);
+			if (!isnull)
+			{
+				int			n;
+				pc_sample  *s = mimir_chunk_decode(DatumGetByteaPP(chunk), &n);
+
+				if (n > 0)
+				{
+					info.maxt = s[n - 1].t;
+					memcpy(&info.lastv, &s[n - 1].v, 8);
+				}
+				pfree(s);
+			}
+			series_map_put(&key, w->tenant, &info);
+			ik = idkey_insert(w->ids, info.id, &found);
+			ik->key = key;
+			ik->packed_only = isnull;
+			ik->packed_maxt = PG_INT64_MIN;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+/*
  * Load every series of the tenant and its latest stored sample (last chunk,
  * then the head) into the shared map, once per server start. Concurrent
  * commits by other backends publish to the map themselves; the map keeps
@@ -324,7 +411,6 @@ warm_tenant(int32 tenant)
 {
 	Oid			types[2] = {INT4OID, INT4OID};
 	Datum		args[2] = {Int32GetDatum(0x6d697277), Int32GetDatum(tenant)};
-	Portal		portal;
 	MemoryContext cxt,
 				old;
 	WarmCtx		w;
@@ -349,58 +435,42 @@ warm_tenant(int32 tenant)
 	w.tenant = tenant;
 	MemoryContextSwitchTo(old);
 	/*
-	 * Not read-only: a fresh snapshot. The batch's snapshot may predate a
+	 * Not read-only: fresh snapshots. The batch's snapshot may predate a
 	 * mimir.delete_tenant this writer waited for (tenant write lock); its
-	 * series must not come back into the map.
+	 * series must not come back into the map. Plain series first, then the
+	 * packed ones (series_blocks.c, keys computed from their labels): a
+	 * series the packer moves in between is seen twice rather than missed.
 	 */
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT s.id, s.lhash, c.chunk FROM mimir.series s LEFT JOIN LATERAL "
-									   "(SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
-									   "ORDER BY c.mint DESC LIMIT 1) c ON true WHERE s.tenant_id = $1",
-									   1, &types[1], &args[1], NULL, false, 0);
-	for (;;)
+	warm_rows(&w, SPI_cursor_open_with_args(NULL,
+											"SELECT s.id, s.lhash, c.chunk FROM mimir.series s LEFT JOIN LATERAL "
+											"(SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
+											"ORDER BY c.mint DESC LIMIT 1) c ON true WHERE s.tenant_id = $1",
+											1, &types[1], &args[1], NULL, false, 0), false);
 	{
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			bool		isnull,
-						found;
-			SeriesInfo	info;
-			SeriesKey	key;
-			Datum		chunk;
-			IdKey	   *ik;
+		WarmPacked	wp = {0};
+		SeriesKey  *keys;
 
-			CHECK_FOR_INTERRUPTS();
-			info.id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			series_key_from_uuid(SPI_getbinval(tup, td, 2, &isnull), &key);
-			info.maxt = PG_INT64_MIN;
-			info.lastv = 0;
-			chunk = SPI_getbinval(tup, td, 3, &isnull);
-			if (!isnull)
-			{
-				int			n;
-				pc_sample  *s = mimir_chunk_decode(DatumGetByteaPP(chunk), &n);
-
-				if (n > 0)
-				{
-					info.maxt = s[n - 1].t;
-					memcpy(&info.lastv, &s[n - 1].v, 8);
-				}
-				pfree(s);
-			}
-			series_map_put(&key, tenant, &info);
-			ik = idkey_insert(w.ids, info.id, &found);
-			ik->key = key;
-			ik->packed_only = isnull;
-			ik->packed_maxt = PG_INT64_MIN;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		mimir_scan_series_blocks(tenant, NULL, 0, NULL, NULL, warm_packed_series, &wp, true);
+		keys = palloc_extended(sizeof(SeriesKey) * Max(wp.n, 1), MCXT_ALLOC_HUGE);
+		mimir_series_keys_of_pairs(tenant, wp.n, wp.pairs, wp.np, keys);
+		w.packed_keys = keys;
+		w.packed_ids = wp.ids;
+		w.npacked = wp.n;
+		for (int i = 0; i < wp.n; i++)
+			pfree(wp.pairs[i]);
 	}
-	SPI_cursor_close(portal);
+	if (w.npacked > 0)
+	{
+		Oid			atype = INT8ARRAYOID;
+		Datum		aarg = mimir_int8_array(w.packed_ids, w.npacked);
+
+		/* ordinality: the index into packed_keys */
+		warm_rows(&w, SPI_cursor_open_with_args(NULL,
+												"SELECT s.id, s.i, c.chunk FROM unnest($1::int8[]) WITH ORDINALITY s(id, i) "
+												"LEFT JOIN LATERAL (SELECT chunk FROM mimir.chunks c WHERE c.series_id = s.id "
+												"ORDER BY c.mint DESC LIMIT 1) c ON true",
+												1, &atype, &aarg, NULL, false, 0), true);
+	}
 	/* series whose chunks are all packed: their last packed chunk */
 	{
 		idkey_iterator it;
@@ -610,12 +680,13 @@ series_of_metric(int32 tenant, rw_str name)
 	bool		isnull;
 	int64		n;
 
-	if (SPI_execute_with_args("SELECT count(*) FROM mimir.series WHERE labels @> ARRAY(SELECT id FROM mimir.label_pairs "
-							  "WHERE tenant_id = $1 AND name = '__name__' AND value = $2) AND tenant_id = $1 "
-							  "AND EXISTS (SELECT FROM mimir.label_pairs WHERE tenant_id = $1 AND name = '__name__' AND value = $2)",
+	if (SPI_execute_with_args("SELECT id FROM mimir.label_pairs WHERE tenant_id = $1 AND name = '__name__' AND value = $2",
 							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "series count failed");
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (SPI_processed == 0)
+		return 0;
+	/* plain and packed series */
+	n = mimir_series_count_with_pair(tenant, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 	return n;
 }
 
@@ -762,6 +833,8 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 		args[0] = Int32GetDatum(tenant_id);
 		args[1] = PointerGetDatum(construct_array(u, nlookup, UUIDOID, 16, false, TYPALIGN_CHAR));
 		mimir_spi_connect();
+		/* nothing moves into series blocks between the two lookups below */
+		mimir_series_lock_shared(tenant_id);
 		if (SPI_execute_with_args("SELECT id, lhash FROM mimir.series WHERE tenant_id = $1 AND lhash = ANY($2)",
 								  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "series lookup failed");
@@ -779,6 +852,41 @@ mimir_rw_ingest(int32 tenant_id, const char *tenant, rw_request *req, const rw_l
 					st[i].state = SS_STORED;
 					st[i].info.id = id;
 					st[i].info.maxt = PG_INT64_MIN;
+				}
+		}
+		/* packed series: found by their label pairs */
+		{
+			int			m = 0;
+			char	 ***names = palloc(sizeof(char **) * nlookup);
+			char	 ***values = palloc(sizeof(char **) * nlookup);
+			int		   *nl = palloc(sizeof(int) * nlookup);
+			int		   *idx = palloc(sizeof(int) * nlookup);
+			int64	   *ids = palloc(sizeof(int64) * nlookup);
+
+			for (int i = 0; i < n; i++)
+			{
+				rw_series  *s = &req->series[i];
+
+				if (st[i].state != SS_LOOKUP)
+					continue;
+				nl[m] = (int) s->nlabels;
+				names[m] = palloc(sizeof(char *) * Max(s->nlabels, 1));
+				values[m] = palloc(sizeof(char *) * Max(s->nlabels, 1));
+				for (uint32 l = 0; l < s->nlabels; l++)
+				{
+					names[m][l] = cstr(req->labels[s->first_label + l].name);
+					values[m][l] = cstr(req->labels[s->first_label + l].value);
+				}
+				idx[m++] = i;
+			}
+			if (m > 0)
+				mimir_series_find_packed(tenant_id, m, names, values, nl, ids);
+			for (int k = 0; k < m; k++)
+				if (ids[k] != 0)
+				{
+					st[idx[k]].state = SS_STORED;
+					st[idx[k]].info.id = ids[k];
+					st[idx[k]].info.maxt = PG_INT64_MIN;
 				}
 		}
 		mimir_spi_finish();

@@ -643,8 +643,6 @@ void
 ruler_append_to_series(int32 tenant_id, const int64 *ids, int n, int64 t, double v)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			type = INT8ARRAYOID;
-	Datum		arg;
 	int64	   *sids;
 	SeriesKey  *keys;
 	int			found;
@@ -652,21 +650,11 @@ ruler_append_to_series(int32 tenant_id, const int64 *ids, int n, int64 t, double
 	if (n == 0)
 		return;
 	mimir_tenant_write_lock(tenant_id, false);
-	arg = mimir_int8_array(ids, n);
+	sids = MemoryContextAlloc(caller, sizeof(int64) * n);
+	keys = MemoryContextAlloc(caller, sizeof(SeriesKey) * n);
 	mimir_spi_connect();
-	if (SPI_execute_with_args("SELECT id, lhash FROM mimir.series WHERE id = ANY($1)",
-							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "series lookup failed");
-	found = (int) SPI_processed;
-	sids = MemoryContextAlloc(caller, sizeof(int64) * Max(found, 1));
-	keys = MemoryContextAlloc(caller, sizeof(SeriesKey) * Max(found, 1));
-	for (int i = 0; i < found; i++)
-	{
-		bool		isnull;
-
-		sids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		series_key_from_uuid(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull), &keys[i]);
-	}
+	/* plain series by their stored key, packed ones by their labels */
+	found = mimir_series_keys_by_ids(tenant_id, ids, n, sids, keys);
 	mimir_spi_finish();
 	for (int i = 0; i < found; i++)
 		mimir_head_append(tenant_id, sids[i], &keys[i], t, v);

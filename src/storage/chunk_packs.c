@@ -777,6 +777,11 @@ shrink_plain_indexes(void)
 					"JOIN pg_namespace n ON n.oid = c.relnamespace "
 					"JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ic ON ic.oid = i.indexrelid "
 					"WHERE h.inhparent = 'mimir.chunks'::regclass AND pg_relation_size(i.indexrelid) > 262144 "
+					/* the series' indexes once their rows went into blocks (series_blocks.c) */
+					"UNION ALL SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname), 'mimir.series', "
+					"pg_relation_size(i.indexrelid) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+					"JOIN pg_namespace n ON n.oid = ic.relnamespace "
+					"WHERE i.indrelid = 'mimir.series'::regclass AND pg_relation_size(i.indexrelid) > 262144 "
 					/* the head once cut empty: its indexes and its TOAST index, all at once */
 					"UNION ALL SELECT 'TABLE mimir.head', 'mimir.head', 0 "
 					"WHERE pg_relation_size('mimir.head') = 0 AND pg_indexes_size('mimir.head') "
@@ -1019,6 +1024,14 @@ mimir_pack_chunks(PG_FUNCTION_ARGS)
 	packed = mimir_pack_chunks_internal(ms, max_chunks, &st);
 	if (packed > 0)
 		compactor_log_run("pack_chunks", NULL, started, &st, NULL);
+	/* and the series index: committed series rows into series blocks (series_blocks.c) */
+	{
+		CompactorStats sst = {0};
+
+		started = GetCurrentTimestamp();
+		if (mimir_pack_series_internal(&sst) > 0)
+			compactor_log_run("pack_series", NULL, started, &sst, NULL);
+	}
 	PG_RETURN_INT64(packed);
 }
 
@@ -1105,7 +1118,7 @@ mimir_packs_delete_tenant(int32 tenant_id, int64 before, int64 *samples, int64 *
 	MemoryContext caller = CurrentMemoryContext;
 
 	mimir_spi_connect();
-	if (SPI_execute_with_args("SELECT id FROM mimir.series WHERE tenant_id = $1",
+	if (SPI_execute_with_args("SELECT id FROM mimir.all_series(ARRAY[$1])",
 							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "series lookup failed");
 	n = (int) SPI_processed;

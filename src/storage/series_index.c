@@ -15,9 +15,13 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
+#include "access/xact.h"
 
 #include "ingester/ingester.h"
+
+static int	int32_cmp(const void *a, const void *b);
 
 static IdCache *pair_cache;		/* (tenant, name, value) -> label pair id */
 static IdCache *series_cache;	/* (tenant, labels...) -> series id */
@@ -218,6 +222,103 @@ label_pair_ids(int32 tenant_id, int n, char **names, char **values, int32 *ids)
 }
 
 /*
+ * The ids of those of n series (label pair ids each) that are packed, in
+ * ids[i] (left alone for the others). Candidate blocks come from the GIN
+ * index over each series' own pairs; their series are compared exactly (as
+ * sets of pair ids). Reads the latest committed state, also under
+ * REPEATABLE READ: the caller holds the tenant's series lock, so nothing
+ * is packed meanwhile. Caller is connected to SPI.
+ */
+typedef struct PackedFind
+{
+	int			n;
+	int32	  **sorted;			/* each series' pairs, sorted */
+	int		   *np;
+	uint32	   *hash;
+	int64	   *ids;
+	int			nfound;
+	int32	   *buf;
+	int			cap;
+} PackedFind;
+
+static void
+packed_find_cb(void *arg, int64 id, const int32 *pairs, int n)
+{
+	PackedFind *f = arg;
+	uint32		h;
+
+	if (n > f->cap)
+	{
+		f->cap = Max(n, 64);
+		f->buf = f->buf ? repalloc(f->buf, sizeof(int32) * f->cap) : palloc(sizeof(int32) * f->cap);
+	}
+	memcpy(f->buf, pairs, sizeof(int32) * n);
+	qsort(f->buf, n, sizeof(int32), int32_cmp);
+	h = hash_bytes((const unsigned char *) f->buf, sizeof(int32) * n);
+	for (int i = 0; i < f->n; i++)
+		if (f->hash[i] == h && f->np[i] == n && f->ids[i] == 0 &&
+			memcmp(f->sorted[i], f->buf, sizeof(int32) * n) == 0)
+		{
+			f->ids[i] = id;
+			f->nfound++;
+		}
+}
+
+static int
+packed_find(int32 tenant_id, int n, int32 *const *pids, const int *np, int64 *ids)
+{
+	PackedFind	f = {0};
+	Datum	   *arrs = palloc(sizeof(Datum) * Max(n, 1));
+	Oid			types[2] = {INT4OID, TEXTARRAYOID};
+	Datum		args[2];
+	SPIPlanPtr	plan;
+	MimirSeriesBlockIter it = {0};
+
+	f.n = n;
+	f.sorted = palloc(sizeof(int32 *) * Max(n, 1));
+	f.np = (int *) np;
+	f.hash = palloc(sizeof(uint32) * Max(n, 1));
+	f.ids = ids;
+	for (int i = 0; i < n; i++)
+	{
+		StringInfoData b;
+
+		f.sorted[i] = palloc(sizeof(int32) * Max(np[i], 1));
+		memcpy(f.sorted[i], pids[i], sizeof(int32) * np[i]);
+		qsort(f.sorted[i], np[i], sizeof(int32), int32_cmp);
+		f.hash[i] = hash_bytes((const unsigned char *) f.sorted[i], sizeof(int32) * np[i]);
+		initStringInfo(&b);
+		appendStringInfoChar(&b, '{');
+		for (int j = 0; j < np[i]; j++)
+			appendStringInfo(&b, j ? ",%d" : "%d", pids[i][j]);
+		appendStringInfoChar(&b, '}');
+		arrs[i] = CStringGetTextDatum(b.data);
+	}
+	args[0] = Int32GetDatum(tenant_id);
+	args[1] = PointerGetDatum(construct_array(arrs, n, TEXTOID, -1, false, TYPALIGN_INT));
+	plan = SPI_prepare("SELECT b.first_id, b.data FROM mimir.series_blocks b WHERE b.tenant_id = $1 AND b.ctid = ANY(ARRAY("
+					   "SELECT DISTINCT c.ctid FROM unnest($2::text[]) u(l) CROSS JOIN LATERAL "
+					   "(SELECT ctid FROM mimir.series_blocks WHERE tenant_id = $1 AND pairs @> u.l::int4[]) c))",
+					   2, types);
+	if (plan == NULL)
+		elog(ERROR, "series block lookup failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, args, NULL, IsolationUsesXactSnapshot() ? GetLatestSnapshot() : InvalidSnapshot,
+							 InvalidSnapshot, false, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "series block lookup failed");
+	for (uint64 r = 0; r < SPI_processed && f.nfound < n; r++)
+	{
+		bool		isnull;
+
+		mimir_sblock_begin(&it, SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull),
+						   DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)));
+		while (mimir_sblock_next(&it))
+			packed_find_cb(&f, it.id, it.pairs, it.n);
+	}
+	SPI_freeplan(plan);
+	return f.nfound;
+}
+
+/*
  * Ids of n series given by their keys and label sets (sorted by name), created
  * when missing. The series' identity is its key (mimir.series.lhash): one
  * INSERT ... ON CONFLICT for the whole batch, then one SELECT for those
@@ -237,7 +338,11 @@ series_ids(int32 tenant_id, int n, const SeriesKey *keys, char ***names, char **
 	Oid			types[3] = {INT4OID, UUIDARRAYOID, TEXTARRAYOID};
 	Datum		args[3];
 	int			nfound = 0;
+	int32	  **spids = palloc(sizeof(int32 *) * Max(n, 1));
+	int			ntodo = 0;
 
+	/* no packing of this tenant's series until we commit (series_blocks.c) */
+	mimir_series_lock_shared(tenant_id);
 	for (int i = 0; i < n; i++)
 		total += nlabels[i];
 	an = palloc(sizeof(char *) * Max(total, 1));
@@ -252,25 +357,42 @@ series_ids(int32 tenant_id, int n, const SeriesKey *keys, char ***names, char **
 		}
 	label_pair_ids(tenant_id, total, an, av, pids);
 
+	off = 0;
+	for (int i = 0; i < n; i++)
+	{
+		spids[i] = pids + off;
+		off += nlabels[i];
+		ids[i] = 0;
+	}
+	/* packed ones are found by their pairs; the others by their key */
+	nfound = packed_find(tenant_id, n, spids, nlabels, ids);
+	if (nfound == n)
+		return;
+
 	/* label arrays travel as text ('{1,2,3}'): one array of them for all series */
 	off = 0;
 	for (int i = 0; i < n; i++)
 	{
 		StringInfoData b;
 
+		if (ids[i] != 0)
+		{
+			off += nlabels[i];
+			continue;
+		}
 		initStringInfo(&b);
 		appendStringInfoChar(&b, '{');
 		for (int j = 0; j < nlabels[i]; j++)
 			appendStringInfo(&b, j ? ",%d" : "%d", pids[off + j]);
 		appendStringInfoChar(&b, '}');
 		off += nlabels[i];
-		arrs[i] = CStringGetTextDatum(b.data);
-		uuids[i] = series_key_to_uuid(&keys[i]);
-		ids[i] = 0;
+		arrs[ntodo] = CStringGetTextDatum(b.data);
+		uuids[ntodo] = series_key_to_uuid(&keys[i]);
+		ntodo++;
 	}
 	args[0] = Int32GetDatum(tenant_id);
-	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, 16, false, TYPALIGN_CHAR));
-	args[2] = PointerGetDatum(construct_array(arrs, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(uuids, ntodo, UUIDOID, 16, false, TYPALIGN_CHAR));
+	args[2] = PointerGetDatum(construct_array(arrs, ntodo, TEXTOID, -1, false, TYPALIGN_INT));
 	if (SPI_execute_with_args("INSERT INTO mimir.series(tenant_id, lhash, labels) "
 							  "SELECT $1, h, l::int4[] FROM unnest($2::uuid[], $3::text[]) u(h, l) "
 							  "ON CONFLICT (lhash) DO NOTHING RETURNING id, lhash",
@@ -599,6 +721,71 @@ resolve_labels(MimirSeriesRef *refs, int32 **pairs, int *npairs, int nseries,
 }
 
 /*
+ * Selection among packed series: a block is a candidate when its union of
+ * pairs passes the positive matchers; each of its series is tested exactly.
+ */
+typedef struct PackedSel
+{
+	int			nm;
+	int32	  **sets;			/* per matcher: sorted pair ids */
+	int		   *nset;
+	bool	   *positive;		/* must carry one of them / must carry none */
+	MemoryContext cxt;			/* of the results */
+	int			n,
+				cap;
+	int64	   *ids;
+	int32	  **pairs;
+	int		   *npairs;
+} PackedSel;
+
+static bool
+has_any(const int32 *pairs, int n, const int32 *set, int nset)
+{
+	for (int j = 0; j < n; j++)
+		if (bsearch(&pairs[j], set, nset, sizeof(int32), int32_cmp) != NULL)
+			return true;
+	return false;
+}
+
+static void
+packed_sel_add(void *arg, int64 id, const int32 *pairs, int n)
+{
+	PackedSel  *ps = arg;
+
+	for (int k = 0; k < ps->nm; k++)
+		if (has_any(pairs, n, ps->sets[k], ps->nset[k]) != ps->positive[k])
+			return;
+	if (ps->n == ps->cap)
+	{
+		ps->cap = Max(256, ps->cap * 2);
+		ps->ids = ps->ids ? repalloc_huge(ps->ids, sizeof(int64) * ps->cap)
+			: MemoryContextAllocHuge(ps->cxt, sizeof(int64) * ps->cap);
+		ps->pairs = ps->pairs ? repalloc_huge(ps->pairs, sizeof(int32 *) * ps->cap)
+			: MemoryContextAllocHuge(ps->cxt, sizeof(int32 *) * ps->cap);
+		ps->npairs = ps->npairs ? repalloc_huge(ps->npairs, sizeof(int) * ps->cap)
+			: MemoryContextAllocHuge(ps->cxt, sizeof(int) * ps->cap);
+	}
+	ps->ids[ps->n] = id;
+	ps->pairs[ps->n] = MemoryContextAlloc(ps->cxt, sizeof(int32) * Max(n, 1));
+	memcpy(ps->pairs[ps->n], pairs, sizeof(int32) * n);
+	ps->npairs[ps->n] = n;
+	ps->n++;
+}
+
+static void
+packed_sel_matcher(PackedSel *ps, const int32 *ids, int cnt, bool positive)
+{
+	int32	   *c = MemoryContextAlloc(ps->cxt, sizeof(int32) * Max(cnt, 1));
+
+	memcpy(c, ids, sizeof(int32) * cnt);
+	qsort(c, cnt, sizeof(int32), int32_cmp);
+	ps->sets[ps->nm] = c;
+	ps->nset[ps->nm] = cnt;
+	ps->positive[ps->nm] = positive;
+	ps->nm++;
+}
+
+/*
  * Series of the tenant matching all matchers, sorted by label set. Returned
  * memory is in the caller's context; label strings are shared between the
  * series (treat them as read-only).
@@ -619,12 +806,20 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 	int32	  **pairs;
 	int		   *npairs;
 	int			n;
+	StringInfoData bsql;
+	PackedSel	ps = {0};
+	int			nmatch = list_length(matchers) + 1;
 
 	*nseries = 0;
 	if (tenant_id < 0)
 		return NULL;
 	init_caches();
 	initStringInfo(&sql);
+	initStringInfo(&bsql);
+	ps.cxt = caller;
+	ps.sets = palloc(sizeof(int32 *) * nmatch);
+	ps.nset = palloc(sizeof(int) * nmatch);
+	ps.positive = palloc(sizeof(bool) * nmatch);
 	appendStringInfoString(&sql, "SELECT id, labels FROM mimir.series WHERE tenant_id = $1");
 	types[0] = INT4OID;
 	args[0] = Int32GetDatum(tenant_id);
@@ -646,6 +841,7 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 				return NULL;
 			}
 			positive = true;
+			packed_sel_matcher(&ps, ids, cnt, true);
 			if (cnt == 1)
 			{
 				eq_ids[neq++] = ids[0];
@@ -655,6 +851,7 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 			types[nargs - 1] = INT4ARRAYOID;
 			args[nargs - 1] = mimir_int4_array(ids, cnt);
 			appendStringInfo(&sql, " AND labels && $%d", nargs);
+			appendStringInfo(&bsql, " AND pairs && $%d", nargs);
 		}
 		else
 		{
@@ -662,6 +859,7 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 			ids = pairs_where(tenant_id, m, false, &cnt);
 			if (cnt == 0)
 				continue;
+			packed_sel_matcher(&ps, ids, cnt, false);
 			nargs++;
 			types[nargs - 1] = INT4ARRAYOID;
 			args[nargs - 1] = mimir_int4_array(ids, cnt);
@@ -674,21 +872,33 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 		types[nargs - 1] = INT4ARRAYOID;
 		args[nargs - 1] = mimir_int4_array(eq_ids, neq);
 		appendStringInfo(&sql, " AND labels @> $%d", nargs);
+		appendStringInfo(&bsql, " AND pairs @> $%d", nargs);
 	}
 	if (!positive && matchers != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("vector selector must contain at least one non-empty matcher")));
 
+	/*
+	 * Packed series first (read-only SPI: the caller's snapshot for both
+	 * statements, so a series is seen in exactly one form).
+	 */
+	mimir_scan_series_blocks(tenant_id, bsql.data, nargs - 1, types + 1, args + 1, packed_sel_add, &ps, false);
 	if (SPI_execute_with_args(sql.data, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "series selection failed");
 	n = (int) SPI_processed;
 	{
 		MemoryContext spi = MemoryContextSwitchTo(caller);
 
-		refs = palloc0(sizeof(MimirSeriesRef) * Max(n, 1));
-		pairs = palloc(sizeof(int32 *) * Max(n, 1));
-		npairs = palloc(sizeof(int) * Max(n, 1));
+		refs = palloc_extended(sizeof(MimirSeriesRef) * Max(n + ps.n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		pairs = palloc_extended(sizeof(int32 *) * Max(n + ps.n, 1), MCXT_ALLOC_HUGE);
+		npairs = palloc_extended(sizeof(int) * Max(n + ps.n, 1), MCXT_ALLOC_HUGE);
+		for (int i = 0; i < ps.n; i++)
+		{
+			refs[n + i].id = ps.ids[i];
+			pairs[n + i] = ps.pairs[i];
+			npairs[n + i] = ps.npairs[i];
+		}
 		for (int i = 0; i < n; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -703,6 +913,7 @@ mimir_select_series(int32 tenant_id, List *matchers, int *nseries)
 		}
 		MemoryContextSwitchTo(spi);
 	}
+	n += ps.n;
 	{
 		MemoryContext spi = MemoryContextSwitchTo(caller);
 
@@ -741,7 +952,249 @@ mimir_series_text(int64 series_id)
 		qsort(ls.labels, ls.n, sizeof(MimirLabel), mimir_label_cmp);
 		res = mimir_labelset_to_text(&ls);
 	}
+	else
+	{
+		int			np;
+		int32	   *pairs = mimir_packed_series_pairs(series_id, NULL, &np);
+
+		if (pairs != NULL)
+		{
+			MimirSeriesRef ref = {series_id};
+
+			init_caches();
+			resolve_labels(&ref, &pairs, &np, 1, caller);
+			res = mimir_labelset_to_text(&ref.labels);
+		}
+	}
 	mimir_spi_finish();
 	MemoryContextSwitchTo(caller);
 	return res;
+}
+
+/*
+ * Keys (lhash) of series given by their label pair ids, computed from their
+ * labels as remote write computes them: for packed series, whose blocks do
+ * not keep the key. Caller is connected to SPI.
+ */
+void
+mimir_series_keys_of_pairs(int32 tenant_id, int n, int32 *const *pairs, const int *np, SeriesKey *keys)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(tenant_id);
+	char	   *tname;
+	int32	   *missing = NULL;
+	int			nmissing = 0,
+				capmissing = 0;
+	MimirLabelSet ls = {0};
+	int			cap = 0;
+
+	if (n == 0)
+		return;
+	init_caches();
+	/* fresh: the caller's blocks may be newer than its snapshot (warm-up) */
+	if (SPI_execute_with_args("SELECT name FROM mimir.tenants WHERE id = $1", 1, &type, &arg, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "tenant %d not found", tenant_id);
+	tname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < np[i]; j++)
+			if (pairmap_lookup(pair_names, pairs[i][j]) == NULL)
+			{
+				if (nmissing == capmissing)
+				{
+					capmissing = Max(256, capmissing * 2);
+					missing = missing ? repalloc_huge(missing, sizeof(int32) * capmissing)
+						: palloc(sizeof(int32) * capmissing);
+				}
+				missing[nmissing++] = pairs[i][j];
+			}
+	if (nmissing > 0)
+	{
+		Oid			atype = INT4ARRAYOID;
+		Datum		aarg = mimir_int4_array(missing, nmissing);
+
+		if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
+								  1, &atype, &aarg, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "label pair lookup failed");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			bool		isnull;
+
+			remember_pair_name(DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)),
+							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 2),
+							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
+		}
+		pfree(missing);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (np[i] > cap)
+		{
+			cap = Max(np[i], 32);
+			ls.labels = ls.labels ? repalloc(ls.labels, sizeof(MimirLabel) * cap) : palloc(sizeof(MimirLabel) * cap);
+		}
+		ls.n = np[i];
+		for (int j = 0; j < np[i]; j++)
+		{
+			PairEntry  *e = pairmap_lookup(pair_names, pairs[i][j]);
+
+			if (e == NULL)
+				elog(ERROR, "label pair %d is missing", pairs[i][j]);
+			ls.labels[j].name = e->name;
+			ls.labels[j].value = e->value;
+		}
+		qsort(ls.labels, ls.n, sizeof(MimirLabel), mimir_label_cmp);
+		series_key_of_labelset(tname, &ls, &keys[i]);
+	}
+}
+
+/*
+ * Keys of the series with the given ids (plain: their lhash; packed: from
+ * their labels). Returns how many were found; out_ids[k] and out_keys[k]
+ * for each. Caller is connected to SPI.
+ */
+int
+mimir_series_keys_by_ids(int32 tenant_id, const int64 *ids, int n, int64 *out_ids, SeriesKey *out_keys)
+{
+	Oid			type = INT8ARRAYOID;
+	Datum		arg = mimir_int8_array(ids, n);
+	int			found = 0;
+	int64	   *packed = palloc(sizeof(int64) * Max(n, 1));
+	int32	  **pp = palloc(sizeof(int32 *) * Max(n, 1));
+	int		   *pn = palloc(sizeof(int) * Max(n, 1));
+	int			npacked = 0;
+
+	if (n == 0)
+		return 0;
+	if (SPI_execute_with_args("SELECT id, lhash FROM mimir.series WHERE id = ANY($1)",
+							  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "series lookup failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		out_ids[found] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		series_key_from_uuid(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull), &out_keys[found]);
+		found++;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		bool		plain = false;
+		int32		tid;
+
+		for (int k = 0; k < found && !plain; k++)
+			plain = out_ids[k] == ids[i];
+		if (plain)
+			continue;
+		pp[npacked] = mimir_packed_series_pairs(ids[i], &tid, &pn[npacked]);
+		if (pp[npacked] != NULL && tid == tenant_id)
+			packed[npacked++] = ids[i];
+	}
+	mimir_series_keys_of_pairs(tenant_id, npacked, pp, pn, out_keys + found);
+	for (int i = 0; i < npacked; i++)
+		out_ids[found++] = packed[i];
+	return found;
+}
+
+/*
+ * Ids of those of n series (label sets, names sorted) that are packed, in
+ * ids[i] (0 for the others). Label pairs are looked up, never created: a
+ * series with an unknown pair does not exist. Caller is connected to SPI
+ * and holds the tenant's series lock.
+ */
+void
+mimir_series_find_packed(int32 tenant_id, int n, char ***names, char ***values, const int *nlabels, int64 *ids)
+{
+	int			total = 0,
+				off = 0;
+	int32	   *pids;
+	int32	  **spids = palloc(sizeof(int32 *) * Max(n, 1));
+	int		   *snl = palloc(sizeof(int) * Max(n, 1));
+	int			m = 0;
+	int		   *idx = palloc(sizeof(int) * Max(n, 1));
+	int64	   *found = palloc0(sizeof(int64) * Max(n, 1));
+	char	   *ts = tenant_str(tenant_id);
+
+	init_caches();
+	for (int i = 0; i < n; i++)
+		total += nlabels[i];
+	pids = palloc(sizeof(int32) * Max(total, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		complete = true;
+
+		ids[i] = 0;
+		for (int j = 0; j < nlabels[i]; j++)
+		{
+			const char *parts[3] = {ts, names[i][j], values[i][j]};
+			int64		id;
+
+			if (!idcache_get(pair_cache, idcache_key(3, parts), &id))
+			{
+				Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
+				Datum		args[3] = {Int32GetDatum(tenant_id), CStringGetTextDatum(names[i][j]),
+				CStringGetTextDatum(values[i][j])};
+				bool		isnull;
+
+				if (SPI_execute_with_args("SELECT id FROM mimir.label_pairs WHERE tenant_id = $1 AND name = $2 AND value = $3",
+										  3, types, args, NULL, false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "label pair lookup failed");
+				if (SPI_processed == 0)
+				{
+					complete = false;
+					break;
+				}
+				id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			}
+			pids[off + j] = (int32) id;
+		}
+		if (!complete)
+			continue;
+		spids[m] = pids + off;
+		snl[m] = nlabels[i];
+		idx[m++] = i;
+		off += nlabels[i];
+	}
+	if (m == 0)
+		return;
+	packed_find(tenant_id, m, spids, snl, found);
+	for (int k = 0; k < m; k++)
+		ids[idx[k]] = found[k];
+}
+
+/* Count of the tenant's series that carry label pair `pair` (plain and packed). Caller is connected to SPI. */
+typedef struct PairCount
+{
+	int32		pair;
+	int64		n;
+} PairCount;
+
+static void
+pair_count_cb(void *arg, int64 id, const int32 *pairs, int n)
+{
+	PairCount  *c = arg;
+
+	for (int j = 0; j < n; j++)
+		if (pairs[j] == c->pair)
+		{
+			c->n++;
+			return;
+		}
+}
+
+int64
+mimir_series_count_with_pair(int32 tenant_id, int32 pair)
+{
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(tenant_id), Int32GetDatum(pair)};
+	PairCount	c = {pair, 0};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT count(*) FROM mimir.series WHERE tenant_id = $1 AND labels @> ARRAY[$2]",
+							  2, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "series count failed");
+	c.n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	mimir_scan_series_blocks(tenant_id, " AND pairs @> ARRAY[$2]", 1, &types[1], &args[1], pair_count_cb, &c, true);
+	return c.n;
 }

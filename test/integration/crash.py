@@ -165,7 +165,7 @@ try:
     verify(c, all_writers, "after the retries")
     while c.sql("SELECT mimir.cut_head(100000)")[0][0] > 0:
         pass
-    n = c.sql("SELECT coalesce(sum(mimir.chunk_count(c.chunk)), 0) FROM mimir.chunks c JOIN mimir.series s ON s.id = c.series_id "
+    n = c.sql("SELECT coalesce(sum(mimir.chunk_count(c.chunk)), 0) FROM mimir.chunks c JOIN mimir.all_series() s ON s.id = c.series_id "
               "WHERE s.labels @> ARRAY(SELECT id FROM mimir.label_pairs WHERE name = '__name__' AND value = 'crash_m')")[0][0]
     head = c.sql("SELECT count(*) FROM mimir.head")[0][0]
     want = len({(wr.w, s) for wr in all_writers for s in wr.sent}) * SERIES

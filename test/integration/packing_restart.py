@@ -73,6 +73,8 @@ try:
     plain = c.sql("SELECT count(*) FROM mimir.chunks")[0][0]
     packed = c.sql("SELECT count(*) FROM mimir.chunk_pack_entries()")[0][0]
     check("their chunks are packed", plain == 0 and packed == 2, (plain, packed))
+    rows = c.sql("SELECT (SELECT count(*) FROM mimir.series), (SELECT count(*) FROM mimir.series_blocks)")[0]
+    check("and their series (series blocks)", rows[0] == 0 and rows[1] == 1, rows)
     c.sql("SELECT mimir.set_limit('out_of_order_time_window', '4h', 'anonymous')")
     c.stop()
     c.start()
@@ -92,6 +94,8 @@ try:
     st, body = push(c, [([("__name__", "pk_b")], [(LAST + 15000, 240.0)], [])])
     check("a newer sample: 200", st == 200, (st, body))
     c.sql("SELECT mimir.cut_head(100000)")
+    check("no series created again (found packed by the warmed map)",
+          c.sql("SELECT count(*), count(DISTINCT labels) FROM mimir.all_series()")[0] == (2, 2))
     a = samples(c, "pk_a")
     b = samples(c, "pk_b")
     check("pk_a: 241 samples, the late one merged where it belongs",

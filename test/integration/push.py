@@ -246,7 +246,7 @@ st, body, _ = push([([("__name__", "rw_ex_total")], [(NOW, 1.0)], [([("trace_id"
 check("metadata stored", st == 200 and sql("SELECT type, help, unit FROM mimir.metadata WHERE metric = 'rw_ex_total'") ==
       [("counter", "a counter", "seconds")], (st, body))
 check("exemplars stored with their series", sql(
-    "SELECT e.labels::text, e.value, e.t FROM mimir.exemplars e JOIN mimir.series s ON s.id = e.series_id "
+    "SELECT e.labels::text, e.value, e.t FROM mimir.exemplars e JOIN mimir.all_series() s ON s.id = e.series_id "
     "WHERE s.labels @> ARRAY(SELECT id FROM mimir.label_pairs WHERE name = '__name__' AND value = 'rw_ex_total')") ==
     [('{"trace_id": "abc"}', 1.0, NOW)])
 st, body, _ = push([([("__name__", "rw_ex2")], [(NOW, 1.0)], [([], 1.0, NOW)])])
