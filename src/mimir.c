@@ -5,6 +5,8 @@
  */
 #include "mimir.h"
 
+#include "lib/stringinfo.h"
+
 #include "postmaster/bgworker.h"
 
 #include "distributor/distributor.h"
@@ -253,4 +255,49 @@ mimir_int64_cmp(const void *a, const void *b)
 				y = *(const int64 *) b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* floor(a / b) for any signs (C division truncates toward zero) */
+int64
+mimir_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
+}
+
+/* append v as a base-128 varint */
+void
+mimir_put_varint(StringInfo s, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(s, (char) ((v & 0x7f) | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(s, (char) v);
+}
+
+/* read a varint at *p (advanced past it); false if it runs past end */
+bool
+mimir_get_varint(const uint8 **p, const uint8 *end, uint64 *v)
+{
+	uint64		r = 0;
+	int			shift = 0;
+
+	while (*p < end && shift < 64)
+	{
+		uint8		b = *(*p)++;
+
+		r |= (uint64) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+		{
+			*v = r;
+			return true;
+		}
+		shift += 7;
+	}
+	return false;
 }

@@ -9,6 +9,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
+#include "storage/lockdefs.h"
 #include "utils/timestamp.h"
 #include "utils/jsonb.h"
 
@@ -42,6 +43,9 @@ extern TimestampTz mimir_ms_to_ts(int64 ms);
 extern bool mimir_parse_duration(const char *s, int64 *ms);
 extern int	mimir_hex_digit(char c);
 extern int	mimir_varint_len(uint64 v);
+extern int64 mimir_floor_div(int64 a, int64 b);
+extern void mimir_put_varint(StringInfo s, uint64 v);
+extern bool mimir_get_varint(const uint8 **p, const uint8 *end, uint64 *v);
 extern int	mimir_int64_cmp(const void *a, const void *b);
 extern char *mimir_go_quote(const char *s);
 extern void mimir_register_worker(const char *function, const char *name, const char *type,
@@ -115,6 +119,7 @@ extern void mimir_validate_tenant_name(const char *name);
 extern const char *mimir_tenant_name(text *arg_or_null);
 extern int32 mimir_tenant_id(const char *name, bool create);
 extern void mimir_tenant_write_lock(int32 tenant_id, bool exclusive);
+extern int	mimir_tenant_lock(uint32 space, int32 tenant_id, LOCKMODE mode, bool nowait);
 
 /* series_index.c */
 extern int64 mimir_series_get_or_create(int32 tenant_id, const char *tenant,

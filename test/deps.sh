@@ -5,7 +5,7 @@ set -e
 PKGS="make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
       libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libmicrohttpd-dev
       libcurl4-openssl-dev libyaml-dev python3 python3-psycopg2
-      clang-14 libclang-rt-14-dev prometheus prometheus-alertmanager"
+      clang-14 libclang-rt-14-dev prometheus prometheus-alertmanager curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

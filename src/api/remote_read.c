@@ -31,16 +31,6 @@ pb_free(void *data, void *ptr)
 static ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, NULL};
 
 
-static void
-put_varint(StringInfo s, uint64 v)
-{
-	while (v >= 0x80)
-	{
-		appendStringInfoChar(s, (char) ((v & 0x7f) | 0x80));
-		v >>= 7;
-	}
-	appendStringInfoChar(s, (char) v);
-}
 
 /* a length-delimited string field; proto3 leaves empty strings out */
 static size_t
@@ -59,7 +49,7 @@ put_string_field(StringInfo s, int field, const char *str)
 	if (l == 0)
 		return;
 	appendStringInfoChar(s, (char) ((field << 3) | 2));
-	put_varint(s, l);
+	mimir_put_varint(s, l);
 	appendBinaryStringInfo(s, str, l);
 }
 
@@ -98,7 +88,7 @@ put_series(StringInfo s, const MimirSeriesData *d)
 		const MimirLabel *lb = &d->labels.labels[i];
 
 		appendStringInfoChar(s, (1 << 3) | 2);
-		put_varint(s, string_field_len(lb->name) + string_field_len(lb->value));
+		mimir_put_varint(s, string_field_len(lb->name) + string_field_len(lb->value));
 		put_string_field(s, 1, lb->name);
 		put_string_field(s, 2, lb->value);
 	}
@@ -107,13 +97,13 @@ put_series(StringInfo s, const MimirSeriesData *d)
 		uint64		bits;
 
 		appendStringInfoChar(s, (2 << 3) | 2);
-		put_varint(s, sample_len(&d->samples[i]));
+		mimir_put_varint(s, sample_len(&d->samples[i]));
 		appendStringInfoChar(s, (1 << 3) | 1);
 		memcpy(&bits, &d->samples[i].v, 8);
 		for (int b = 0; b < 8; b++)
 			appendStringInfoChar(s, (char) ((bits >> (8 * b)) & 0xff));
 		appendStringInfoChar(s, (2 << 3) | 0);
-		put_varint(s, (uint64) d->samples[i].t);
+		mimir_put_varint(s, (uint64) d->samples[i].t);
 	}
 }
 
@@ -246,12 +236,12 @@ api_remote_read(ApiRequest *req, ApiResponse *resp)
 							lim.max_fetched_series_per_query)));
 		/* ReadResponse.results (1) → QueryResult.timeseries (1) */
 		appendStringInfoChar(&out, (1 << 3) | 2);
-		put_varint(&out, qlen);
+		mimir_put_varint(&out, qlen);
 		for (int i = 0; i < n; i++)
 			if (d[i].n > 0)
 			{
 				appendStringInfoChar(&out, (1 << 3) | 2);
-				put_varint(&out, series_len(&d[i]));
+				mimir_put_varint(&out, series_len(&d[i]));
 				put_series(&out, &d[i]);
 			}
 	}

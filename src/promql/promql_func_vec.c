@@ -80,15 +80,6 @@ go_int64(double f)
 	return (int64) f;
 }
 
-static int64
-floor_div64(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
 
 static void
 civil_from_days(int64 z, int64 *y, int *m, int *d)
@@ -139,7 +130,7 @@ is_leap(int64 y)
 static double
 date_func(PqFunc fn, int64 sec)
 {
-	int64		days = floor_div64(sec, 86400);
+	int64		days = mimir_floor_div(sec, 86400);
 	int64		secs = sec - days * 86400;
 	int64		y;
 	int			m,

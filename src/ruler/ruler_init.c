@@ -146,15 +146,6 @@ ruler_group_hash(const char *file, const char *name)
 	return h;
 }
 
-static int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
 
 /*
  * The latest evaluation slot at or before now_ms: Prometheus' EvalTimestamp,
@@ -167,7 +158,7 @@ ruler_eval_slot(int64 now_ms, int64 interval_ms, uint64 hash, bool align)
 	uint64		interval_ns = (uint64) interval_ms * 1000000;
 	int64		offset_ms = align ? 0 : (int64) ((hash % interval_ns) / 1000000);
 
-	return floor_div(now_ms - offset_ms, interval_ms) * interval_ms + offset_ms;
+	return mimir_floor_div(now_ms - offset_ms, interval_ms) * interval_ms + offset_ms;
 }
 
 void

@@ -62,15 +62,6 @@ PG_FUNCTION_INFO_V1(mimir_pack_roundtrip);
 static int64 known_days[64];
 static int	nknown;
 
-static int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
 
 /* chunks_pYYYYMMDD -> chunk_packs_pYYYYMMDD: the same day, found by the same name */
 char *
@@ -84,7 +75,7 @@ mimir_pack_partition_name(int64 day)
 static void
 ensure_pack_partition(int64 mint)
 {
-	int64		day = floor_div(mint, MIMIR_PARTITION_MS);
+	int64		day = mimir_floor_div(mint, MIMIR_PARTITION_MS);
 	char	   *name;
 
 	for (int i = 0; i < nknown; i++)
@@ -119,37 +110,7 @@ mimir_forget_pack_partitions(void)
 
 /* ---- the pack format ---- */
 
-static void
-put_varint(StringInfo s, uint64 v)
-{
-	while (v >= 0x80)
-	{
-		appendStringInfoChar(s, (char) (v | 0x80));
-		v >>= 7;
-	}
-	appendStringInfoChar(s, (char) v);
-}
 
-static bool
-get_varint(const uint8 **p, const uint8 *end, uint64 *v)
-{
-	uint64		r = 0;
-	int			shift = 0;
-
-	while (*p < end && shift < 64)
-	{
-		uint8		b = *(*p)++;
-
-		r |= (uint64) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = r;
-			return true;
-		}
-		shift += 7;
-	}
-	return false;
-}
 
 /*
  * Build a pack from entries sorted by (series, mint): its directory and its
@@ -177,14 +138,14 @@ pack_build(const MimirPackEntry *e, int n, const uint8 *const *chunks, bytea **d
 		*maxt = Max(*maxt, e[i].maxt);
 	}
 	initStringInfo(&dir);
-	put_varint(&dir, (uint64) n);
+	mimir_put_varint(&dir, (uint64) n);
 	prev = *lo;
 	for (int i = 0; i < n; i++)
 	{
-		put_varint(&dir, (uint64) (e[i].series - prev));
-		put_varint(&dir, (uint64) (e[i].mint - *mint));
-		put_varint(&dir, (uint64) (e[i].maxt - e[i].mint));
-		put_varint(&dir, (uint64) e[i].len);
+		mimir_put_varint(&dir, (uint64) (e[i].series - prev));
+		mimir_put_varint(&dir, (uint64) (e[i].mint - *mint));
+		mimir_put_varint(&dir, (uint64) (e[i].maxt - e[i].mint));
+		mimir_put_varint(&dir, (uint64) e[i].len);
 		prev = e[i].series;
 		total += e[i].len;
 	}
@@ -221,22 +182,22 @@ mimir_pack_directory(Datum dirdatum, int64 series_lo, int64 pack_mint, int *n)
 	int64		sid = series_lo;
 	int32		off = 0;
 
-	if (!get_varint(&p, end, &cnt) || cnt > (uint64) dirlen)
+	if (!mimir_get_varint(&p, end, &cnt) || cnt > (uint64) dirlen)
 		elog(ERROR, "mimir: corrupt chunk pack (count)");
 	e = palloc(sizeof(MimirPackEntry) * Max(cnt, 1));
 	for (uint64 i = 0; i < cnt; i++)
 	{
-		if (!get_varint(&p, end, &v))
+		if (!mimir_get_varint(&p, end, &v))
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		sid += (int64) v;
 		e[i].series = sid;
-		if (!get_varint(&p, end, &v))
+		if (!mimir_get_varint(&p, end, &v))
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		e[i].mint = pack_mint + (int64) v;
-		if (!get_varint(&p, end, &v))
+		if (!mimir_get_varint(&p, end, &v))
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		e[i].maxt = e[i].mint + (int64) v;
-		if (!get_varint(&p, end, &v) || v > PACK_CHUNK_LIMIT)
+		if (!mimir_get_varint(&p, end, &v) || v > PACK_CHUNK_LIMIT)
 			elog(ERROR, "mimir: corrupt chunk pack (entry)");
 		e[i].len = (int32) v;
 		e[i].off = off;
@@ -926,7 +887,7 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 				stopped = true; /* later chunks of this series stay plain too */
 				continue;
 			}
-			day = floor_div(mint, MIMIR_PARTITION_MS);
+			day = mimir_floor_div(mint, MIMIR_PARTITION_MS);
 			for (int i = 0; i < nb; i++)
 				if (builders[i].day == day)
 					bl = &builders[i];

@@ -29,15 +29,6 @@
 static int64 known_days[64];
 static int	nknown;
 
-static int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
 
 char *
 mimir_partition_name(int64 day)
@@ -77,7 +68,7 @@ mimir_partition_exists(const char *name)
 void
 mimir_ensure_partition(int64 mint)
 {
-	int64		day = floor_div(mint, MIMIR_PARTITION_MS);
+	int64		day = mimir_floor_div(mint, MIMIR_PARTITION_MS);
 	char	   *name;
 
 	for (int i = 0; i < nknown; i++)
@@ -565,8 +556,8 @@ mimir_chunk_scan_begin(const MimirSeriesSet *set, const int64 *ids, int nids, in
 		cs->cache_pack[i] = -1;
 	if (nids == 0 || mint > maxt)
 		return cs;
-	lo_day = floor_div(from, MIMIR_PARTITION_MS);
-	hi_day = floor_div(maxt, MIMIR_PARTITION_MS);
+	lo_day = mimir_floor_div(from, MIMIR_PARTITION_MS);
+	hi_day = mimir_floor_div(maxt, MIMIR_PARTITION_MS);
 	/* a range scan reads every id between the first and the last: worth it when most are wanted */
 	dense = (uint64) (ids[nids - 1] - ids[0]) <= (uint64) nids * 32;
 	if (!dense)

@@ -54,16 +54,6 @@ PG_FUNCTION_INFO_V1(mimir_series_block_roundtrip);
 
 /* ---- the format ---- */
 
-static void
-put_varint(StringInfo s, uint64 v)
-{
-	while (v >= 0x80)
-	{
-		appendStringInfoChar(s, (char) (v | 0x80));
-		v >>= 7;
-	}
-	appendStringInfoChar(s, (char) v);
-}
 
 static int
 varint_len(uint64 v)
@@ -78,26 +68,6 @@ varint_len(uint64 v)
 	return n;
 }
 
-static bool
-get_varint(const uint8 **p, const uint8 *end, uint64 *v)
-{
-	uint64		r = 0;
-	int			shift = 0;
-
-	while (*p < end && shift < 64)
-	{
-		uint8		b = *(*p)++;
-
-		r |= (uint64) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-		{
-			*v = r;
-			return true;
-		}
-		shift += 7;
-	}
-	return false;
-}
 
 static inline uint64
 zigzag(int64 v)
@@ -149,14 +119,14 @@ writer_add(BlockWriter *w, int64 id, const int32 *pairs, int n)
 {
 	if (w->count == 0)
 		w->first_id = w->last_id = id;
-	put_varint(&w->data, (uint64) (id - w->last_id));
-	put_varint(&w->data, (uint64) n);
+	mimir_put_varint(&w->data, (uint64) (id - w->last_id));
+	mimir_put_varint(&w->data, (uint64) n);
 	for (int j = 0; j < n; j++)
 	{
 		if (j < w->nprev)
-			put_varint(&w->data, zigzag((int64) pairs[j] - w->prev[j]));
+			mimir_put_varint(&w->data, zigzag((int64) pairs[j] - w->prev[j]));
 		else
-			put_varint(&w->data, (uint32) pairs[j]);
+			mimir_put_varint(&w->data, (uint32) pairs[j]);
 	}
 	if (n > w->capprev)
 	{
@@ -195,7 +165,7 @@ mimir_sblock_next(MimirSeriesBlockIter *it)
 
 	if (it->p >= it->end)
 		return false;
-	if (!get_varint(&it->p, it->end, &v) || !get_varint(&it->p, it->end, &n) || n > BLOCK_MAX_PAIRS)
+	if (!mimir_get_varint(&it->p, it->end, &v) || !mimir_get_varint(&it->p, it->end, &n) || n > BLOCK_MAX_PAIRS)
 		elog(ERROR, "mimir: corrupt series block");
 	it->id += (int64) v;
 	if ((int) n > it->cap)
@@ -205,7 +175,7 @@ mimir_sblock_next(MimirSeriesBlockIter *it)
 	}
 	for (int j = 0; j < (int) n; j++)
 	{
-		if (!get_varint(&it->p, it->end, &v))
+		if (!mimir_get_varint(&it->p, it->end, &v))
 			elog(ERROR, "mimir: corrupt series block");
 		/* the previous series' pair at j is still in place */
 		it->pairs[j] = j < it->n ? (int32) ((int64) it->pairs[j] + unzigzag(v)) : (int32) (uint32) v;
@@ -219,10 +189,7 @@ mimir_sblock_next(MimirSeriesBlockIter *it)
 static bool
 series_lock(int32 tenant_id, LOCKMODE mode, bool nowait)
 {
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SERIES_LOCK_KEY, (uint32) tenant_id, 2);
-	return LockAcquire(&tag, mode, false, nowait) != LOCKACQUIRE_NOT_AVAIL;
+	return mimir_tenant_lock(SERIES_LOCK_KEY, tenant_id, mode, nowait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 void

@@ -121,6 +121,19 @@ mimir_tenant_id(const char *name, bool create)
 }
 
 /*
+ * A transaction-level lock on (database, space, tenant): the tenant locks of
+ * the extension differ only in their space. Returns LockAcquire's result.
+ */
+int
+mimir_tenant_lock(uint32 space, int32 tenant_id, LOCKMODE mode, bool nowait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, space, (uint32) tenant_id, 2);
+	return (int) LockAcquire(&tag, mode, false, nowait);
+}
+
+/*
  * The tenant write lock. Everything that resolves or uses series ids of a
  * tenant to write samples (remote write, mimir.write, the ruler) holds it
  * shared until its transaction ends; mimir.delete_tenant holds it exclusively
@@ -136,14 +149,12 @@ mimir_tenant_write_lock(int32 tenant_id, bool exclusive)
 	static LocalTransactionId held_lxid = InvalidLocalTransactionId;
 	static SubTransactionId held_subxid = InvalidSubTransactionId;
 	static int32 held_tenant = -1;
-	LOCKTAG		tag;
-
 	/* writes of one tenant call this per sample: skip what this (sub)xact holds */
 	if (!exclusive && held_tenant == tenant_id && held_lxid == MyProc->lxid &&
 		held_subxid == GetCurrentSubTransactionId())
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, TENANT_LOCK_KEY, (uint32) tenant_id, 2);
-	if (LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false) == LOCKACQUIRE_OK)
+	if (mimir_tenant_lock(TENANT_LOCK_KEY, tenant_id, exclusive ? ExclusiveLock : ShareLock, false) ==
+		LOCKACQUIRE_OK)
 		AcceptInvalidationMessages();
 	held_tenant = exclusive ? -1 : tenant_id;
 	held_lxid = MyProc->lxid;

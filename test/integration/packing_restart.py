@@ -9,12 +9,9 @@ Prints "N passed, N failed"."""
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgtmp import Cluster  # noqa: E402
-from rwproto import snappy, write_request  # noqa: E402
 
 passed = failed = 0
 NOW = int(time.time() * 1000)
@@ -32,30 +29,6 @@ def check(name, cond, detail=""):
         print("FAIL ", name, str(detail)[:1500])
 
 
-def push(c, series, tenant=None):
-    h = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
-    if tenant:
-        h["X-Scope-OrgID"] = tenant
-    r = urllib.request.Request(c.url + "/api/v1/push", data=snappy(write_request(series)), headers=h, method="POST")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_ready(c):
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(c.url + "/ready", timeout=2) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def samples(c, name):
     return c.sql("SELECT t, value FROM mimir.samples(%s, now() - interval '4 hours', now()) ORDER BY t", name)
 
@@ -64,8 +37,8 @@ c = Cluster("packing_restart", ["mimir.ingest_workers = 1"])
 try:
     c.start()
     c.sql("CREATE EXTENSION mimir")
-    check("ready", wait_ready(c))
-    st, body = push(c, [([("__name__", "pk_a")], [(BASE + i * 15000, float(i)) for i in range(240)], []),
+    check("ready", c.wait_ready())
+    st, body = c.push([([("__name__", "pk_a")], [(BASE + i * 15000, float(i)) for i in range(240)], []),
                         ([("__name__", "pk_b")], [(BASE + i * 15000, float(i)) for i in range(240)], [])])
     check("240 samples of two series stored", st == 200, (st, body))
     c.sql("SELECT mimir.cut_head(100000)")
@@ -78,20 +51,20 @@ try:
     c.sql("SELECT mimir.set_limit('out_of_order_time_window', '4h', 'anonymous')")
     c.stop()
     c.start()
-    check("ready after the restart", wait_ready(c))
+    check("ready after the restart", c.wait_ready())
 
-    st, body = push(c, [([("__name__", "pk_a")], [(BASE + 100 * 15000 + 7, 5.0)], [])], tenant=None)
+    st, body = c.push([([("__name__", "pk_a")], [(BASE + 100 * 15000 + 7, 5.0)], [])], tenant=None)
     check("(out-of-order window 4h) a late sample into a packed chunk: 200", st == 200, (st, body))
     c.sql("SELECT mimir.set_limit('out_of_order_time_window', '0s', 'anonymous')")
-    st, body = push(c, [([("__name__", "pk_b")], [(BASE + 100 * 15000 + 7, 5.0)], [])])
+    st, body = c.push([([("__name__", "pk_b")], [(BASE + 100 * 15000 + 7, 5.0)], [])])
     check("an out-of-order sample behind a packed chunk: 400 (the map was warmed from the pack)",
           st == 400 and "err-mimir-sample-out-of-order" in body, (st, body))
-    st, body = push(c, [([("__name__", "pk_b")], [(LAST, 239.0)], [])])
+    st, body = c.push([([("__name__", "pk_b")], [(LAST, 239.0)], [])])
     check("an identical duplicate of the packed last sample: 200", st == 200, (st, body))
-    st, body = push(c, [([("__name__", "pk_b")], [(LAST, 1.0)], [])])
+    st, body = c.push([([("__name__", "pk_b")], [(LAST, 1.0)], [])])
     check("the same timestamp with another value: 400", st == 400 and "err-mimir-sample-duplicate-timestamp" in body,
           (st, body))
-    st, body = push(c, [([("__name__", "pk_b")], [(LAST + 15000, 240.0)], [])])
+    st, body = c.push([([("__name__", "pk_b")], [(LAST + 15000, 240.0)], [])])
     check("a newer sample: 200", st == 200, (st, body))
     c.sql("SELECT mimir.cut_head(100000)")
     check("no series created again (found packed by the warmed map)",

@@ -8,12 +8,10 @@ series. Prints "N passed, N failed"."""
 import os
 import sys
 import time
-import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from pgtmp import Cluster  # noqa: E402
-from rwproto import snappy, write_request  # noqa: E402
 
 passed = failed = 0
 NOW = int(time.time() * 1000)
@@ -29,30 +27,6 @@ def check(name, cond, detail=""):
     else:
         failed += 1
         print("FAIL ", name, str(detail)[:1500])
-
-
-def push(c, series, tenant=None):
-    h = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
-    if tenant:
-        h["X-Scope-OrgID"] = tenant
-    r = urllib.request.Request(c.url + "/api/v1/push", data=snappy(write_request(series)), headers=h, method="POST")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_ready(c):
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(c.url + "/ready", timeout=2) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 
@@ -71,8 +45,8 @@ c = Cluster("series_blocks_lookup", ["mimir.ingest_workers = 1", "mimir.head_ser
 try:
     c.start()
     c.sql("CREATE EXTENSION mimir")
-    check("ready", wait_ready(c))
-    st, body = push(c, many(BASE, 1.0))
+    check("ready", c.wait_ready())
+    st, body = c.push(many(BASE, 1.0))
     check("%d series stored" % N, st == 200 and counts(c) == (N, N), (st, body, counts(c)))
     c.sql("SELECT mimir.pack_series()")
     check("and packed", counts(c) == (0, N), counts(c))
@@ -80,19 +54,19 @@ try:
     with urllib.request.urlopen(c.url + "/metrics", timeout=10) as r:
         m = [ln for ln in r.read().decode().splitlines() if ln.startswith("mimir_series_map_full_total ")]
     check("the map could not hold them all", m and float(m[0].split()[1]) > 0, m)
-    st, body = push(c, many(BASE + 15000, 2.0))
+    st, body = c.push(many(BASE + 15000, 2.0))
     check("the same series again (some past the map): no second id", st == 200 and counts(c) == (0, N),
           (st, body, counts(c)))
-    st, body = push(c, many(BASE, 3.0))
+    st, body = c.push(many(BASE, 3.0))
     check("another value at a stored timestamp: 400", st == 400 and "err-mimir-sample-duplicate-timestamp" in body,
           (st, body[:300]))
     n = c.sql("SELECT count(*), sum(value) FROM mimir.samples('lk', now() - interval '5 hours', now())")[0]
     check("nothing of it stored", n[0] == 2 * N and n[1] == 3.0 * N, n)
     c.sql("SELECT mimir.set_limit('max_global_series_per_metric', '%d', 'anonymous')" % N)
-    st, body = push(c, [([("__name__", "lk"), ("i", "new")], [(BASE, 1.0)], [])])
+    st, body = c.push([([("__name__", "lk"), ("i", "new")], [(BASE, 1.0)], [])])
     check("the per-metric series limit counts packed series: 400",
           st == 400 and "per-metric series limit" in body and counts(c) == (0, N), (st, body[:300], counts(c)))
-    st, body = push(c, [([("__name__", "lk2"), ("i", "new")], [(BASE, 1.0)], [])])
+    st, body = c.push([([("__name__", "lk2"), ("i", "new")], [(BASE, 1.0)], [])])
     check("another metric: 200", st == 200 and counts(c) == (1, N + 1), (st, body, counts(c)))
     check("blocks unchanged", c.sql("SELECT count(*) FROM mimir.series_blocks")[0][0] == full)
 except Exception as e:  # noqa: BLE001

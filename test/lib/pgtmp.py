@@ -8,6 +8,8 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import psycopg2
 
@@ -92,6 +94,33 @@ class Cluster:
             with c.cursor() as cur:
                 cur.execute(q, args)
                 return cur.fetchall() if cur.description else None
+
+    def push(self, series, tenant=None):
+        """Remote-write 1.0 push of [(labels, samples, exemplars)]: (status, body)."""
+        from rwproto import snappy, write_request
+        h = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+        if tenant:
+            h["X-Scope-OrgID"] = tenant
+        r = urllib.request.Request(self.url + "/api/v1/push", data=snappy(write_request(series)), headers=h,
+                                   method="POST")
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def wait_ready(self, seconds=30):
+        """True once GET /ready answers 200."""
+        end = time.time() + seconds
+        while time.time() < end:
+            try:
+                with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
 
     def log_tail(self, n=30):
         try:
