@@ -14,6 +14,7 @@
 #include "api/query_pool.h"
 #include "ruler/ruler.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -195,6 +196,33 @@ void
 mimir_spi_finish(void)
 {
 	SPI_finish();
+}
+
+/*
+ * The two ends of an internal subtransaction that catches its own errors
+ * (BeginInternalSubTransaction inside PG_TRY): both return to the caller's
+ * memory context and resource owner; the abort side hands back the error.
+ */
+void
+mimir_subxact_commit(MemoryContext caller, ResourceOwner owner)
+{
+	ReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+}
+
+ErrorData *
+mimir_subxact_abort(MemoryContext caller, ResourceOwner owner)
+{
+	ErrorData  *ed;
+
+	MemoryContextSwitchTo(caller);
+	ed = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+	return ed;
 }
 
 /* the value of a hexadecimal digit, -1 for any other character */

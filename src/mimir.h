@@ -12,6 +12,7 @@
 #include "storage/lockdefs.h"
 #include "utils/timestamp.h"
 #include "utils/jsonb.h"
+#include "utils/resowner.h"
 
 #include "storage/chunk_codec.h"
 #include "ingester/ingester.h"
@@ -283,5 +284,9 @@ extern void mimir_register_cut_worker(void);
 /* SPI helpers */
 extern void mimir_spi_connect(void);
 extern void mimir_spi_finish(void);
+
+/* subtransactions that catch their own errors */
+extern void mimir_subxact_commit(MemoryContext caller, ResourceOwner owner);
+extern ErrorData *mimir_subxact_abort(MemoryContext caller, ResourceOwner owner);
 
 #endif							/* MIMIR_H */

@@ -528,19 +528,19 @@ api_error_status(ApiErrorType type)
 
 /* {"status":"error","errorType":"...","error":"..."} with the type's status. */
 void
-api_error(ApiResponse *resp, ApiErrorType type, const char *fmt,...)
+api_error_va(ApiResponse *resp, ApiErrorType type, const char *fmt, va_list ap)
 {
 	StringInfoData msg;
 
 	initStringInfo(&msg);
 	for (;;)
 	{
-		va_list		ap;
+		va_list		copy;
 		int			needed;
 
-		va_start(ap, fmt);
-		needed = appendStringInfoVA(&msg, fmt, ap);
-		va_end(ap);
+		va_copy(copy, ap);
+		needed = appendStringInfoVA(&msg, fmt, copy);
+		va_end(copy);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&msg, needed);
@@ -554,4 +554,14 @@ api_error(ApiResponse *resp, ApiErrorType type, const char *fmt,...)
 	json_string(&resp->body, msg.data);
 	appendStringInfoChar(&resp->body, '}');
 	pfree(msg.data);
+}
+
+void
+api_error(ApiResponse *resp, ApiErrorType type, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	api_error_va(resp, type, fmt, ap);
+	va_end(ap);
 }

@@ -430,6 +430,37 @@ syntax:
 }
 
 /*
+ * Parses PromQL text; a syntax error becomes a bad_data error reading
+ * "<prefix>: <parser message>" (prefix NULL: the parser's error as it is).
+ */
+PqNode *
+api_parse_promql(const char *text, const char *prefix)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PqNode	   *n = NULL;
+
+	PG_TRY();
+	{
+		n = promql_parse(text);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		if (ed->sqlerrcode != ERRCODE_SYNTAX_ERROR || prefix == NULL)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(API_ERRCODE_BAD_DATA),
+				 errmsg("%s: %s", prefix, ed->message)));
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
  * The match[] selectors: a List of matcher Lists. Parsed by the PromQL
  * parser so that error positions and texts are Prometheus'. With wrap the
  * error reads `invalid parameter "match[]": ...` (as /series says it).
@@ -444,29 +475,11 @@ api_match_params(ApiRequest *req, const char *name, bool wrap)
 	foreach(lc, values)
 	{
 		const char *sel = lfirst(lc);
-		PqNode	   *n = NULL;
-		MemoryContext cxt = CurrentMemoryContext;
+		PqNode	   *n;
 		ListCell   *mc;
 		bool		nonempty = false;
 
-		PG_TRY();
-		{
-			n = promql_parse(sel);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *ed;
-
-			MemoryContextSwitchTo(cxt);
-			ed = CopyErrorData();
-			if (ed->sqlerrcode != ERRCODE_SYNTAX_ERROR || !wrap)
-				PG_RE_THROW();
-			FlushErrorState();
-			ereport(ERROR,
-					(errcode(API_ERRCODE_BAD_DATA),
-					 errmsg("invalid parameter %s: %s", mimir_go_quote(name), ed->message)));
-		}
-		PG_END_TRY();
+		n = api_parse_promql(sel, wrap ? psprintf("invalid parameter %s", mimir_go_quote(name)) : NULL);
 		if (n->kind != PQ_VECTOR_SELECTOR)
 		{
 			/* ParseMetricSelector accepts nothing but a plain selector */

@@ -253,9 +253,7 @@ api_handle(ApiRequest *req, ApiResponse *resp)
 			QueryCancelPending = false;
 			api_timeout_fired = false;
 		}
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		mimir_subxact_commit(cxt, owner);
 	}
 	PG_CATCH();
 	{
@@ -271,12 +269,7 @@ api_handle(ApiRequest *req, ApiResponse *resp)
 		if (fired)
 			QueryCancelPending = false;
 		api_in_evaluation = false;
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
+		ed = mimir_subxact_abort(cxt, owner);
 
 		if (ed->sqlerrcode == ERRCODE_QUERY_CANCELED)
 		{

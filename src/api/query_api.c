@@ -38,7 +38,6 @@ static PqNode *
 parse_query_param(ApiRequest *req, const char **text, const QueryLimits *lim)
 {
 	const char *q = api_param(req, "query");
-	MemoryContext cxt = CurrentMemoryContext;
 	PqNode	   *n = NULL;
 
 	if (q == NULL)
@@ -50,24 +49,7 @@ parse_query_param(ApiRequest *req, const char **text, const QueryLimits *lim)
 				(errcode(API_ERRCODE_BAD_DATA),
 				 errmsg("the raw query size in bytes (%zu) exceeds the limit (" INT64_FORMAT ") (err-mimir-max-query-expression-size-bytes). To adjust the related per-tenant limit, configure -query-frontend.max-query-expression-size-bytes, or contact your service administrator.",
 						strlen(q), lim->max_query_expression_size_bytes)));
-	PG_TRY();
-	{
-		n = promql_parse(q);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		if (ed->sqlerrcode != ERRCODE_SYNTAX_ERROR)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(API_ERRCODE_BAD_DATA),
-				 errmsg("invalid parameter \"query\": %s", ed->message)));
-	}
-	PG_END_TRY();
+	n = api_parse_promql(q, "invalid parameter \"query\"");
 	return n;
 }
 

@@ -220,23 +220,12 @@ static void
 respond_json_error(HttpJob *job, ApiErrorType type, const char *fmt,...)
 {
 	ApiResponse resp;
-	StringInfoData msg;
+	va_list		ap;
 
-	initStringInfo(&msg);
-	for (;;)
-	{
-		va_list		ap;
-		int			needed;
-
-		va_start(ap, fmt);
-		needed = appendStringInfoVA(&msg, fmt, ap);
-		va_end(ap);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&msg, needed);
-	}
 	api_response_init(&resp);
-	api_error(&resp, type, "%s", msg.data);
+	va_start(ap, fmt);
+	api_error_va(&resp, type, fmt, ap);
+	va_end(ap);
 	http_respond(job, resp.status, "application/json", resp.body.data, resp.body.len);
 }
 

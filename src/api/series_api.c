@@ -587,7 +587,6 @@ cardinality_selector(ApiRequest *req, bool required)
 {
 	const char *sel = api_param(req, "selector");
 	PqNode	   *n;
-	MemoryContext cxt = CurrentMemoryContext;
 
 	if (sel == NULL || *sel == '\0')
 	{
@@ -597,24 +596,7 @@ cardinality_selector(ApiRequest *req, bool required)
 					 errmsg("selector cannot be empty")));
 		return NIL;
 	}
-	PG_TRY();
-	{
-		n = promql_parse(sel);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		if (ed->sqlerrcode != ERRCODE_SYNTAX_ERROR)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(API_ERRCODE_BAD_DATA),
-				 errmsg("failed to parse selector: %s", ed->message)));
-	}
-	PG_END_TRY();
+	n = api_parse_promql(sel, "failed to parse selector");
 	if (n->kind != PQ_VECTOR_SELECTOR)
 		ereport(ERROR,
 				(errcode(API_ERRCODE_BAD_DATA),

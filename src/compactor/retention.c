@@ -193,9 +193,7 @@ drop_partition(Partition *p, CompactorStats *st)
 				elog(ERROR, "could not drop partition %s", packs);
 		}
 		mimir_spi_finish();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		mimir_subxact_commit(caller, owner);
 		st->rows_removed += rows;
 		st->bytes_removed += bytes;
 		st->partitions_dropped++;
@@ -205,12 +203,7 @@ drop_partition(Partition *p, CompactorStats *st)
 	{
 		ErrorData  *ed;
 
-		MemoryContextSwitchTo(caller);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		ed = mimir_subxact_abort(caller, owner);
 		ereport(LOG,
 				(errmsg("mimir retention: partition %s not dropped this time: %s", p->name, ed->message)));
 		FreeErrorData(ed);

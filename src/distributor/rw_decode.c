@@ -195,6 +195,15 @@ wrong_type(pb *b, uint32_t field)
 	return fail(b, "wrong wire type for field %llu", field);
 }
 
+/* a field that must be length-delimited (a message, string or packed array) */
+static inline int
+rd_len_field(pb *b, int wt, uint32_t field, const uint8_t **data, size_t *len)
+{
+	if (wt != WT_LEN)
+		return wrong_type(b, field);
+	return rd_bytes(b, data, len);
+}
+
 /* growable arrays */
 #define GROW(arr, n, cap, min) \
 	do { \
@@ -239,9 +248,7 @@ decode_label(pb *parent, const uint8_t *data, size_t len, rw_label *l)
 			return -1;
 		if (f == 1 || f == 2)
 		{
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 			if (n > UINT32_MAX)
 				return fail(b, "string too long in field %llu", f);
@@ -375,9 +382,7 @@ check_schema(pb *parent, const uint8_t *data, size_t len, const char *kinds, con
 					return -1;
 				break;
 			case 'm':
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 ||
+				if (rd_len_field(b, wt, f, &d, &n) < 0 ||
 					check_schema(b, d, n, bucketspan_kinds, "BucketSpan") < 0)
 					return -1;
 				break;
@@ -452,9 +457,7 @@ decode_exemplar_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 			return -1;
 		if (f == 1)
 		{
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 			GROW(req->ex_labels, req->nex_labels, req->cap_ex_labels, 16);
 			if (decode_label(b, d, n, &req->ex_labels[req->nex_labels]) < 0)
@@ -552,9 +555,7 @@ decode_series_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 		switch (f)
 		{
 			case 1:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0)
 					return -1;
 				GROW(req->labels, req->nlabels, req->cap_labels, 256);
 				if (decode_label(b, d, n, &req->labels[req->nlabels]) < 0)
@@ -563,9 +564,7 @@ decode_series_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 				s->nlabels++;
 				break;
 			case 2:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0)
 					return -1;
 				GROW(req->samples, req->nsamples, req->cap_samples, 256);
 				if (decode_sample(b, d, n, &req->samples[req->nsamples], false) < 0)
@@ -574,16 +573,12 @@ decode_series_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 				s->nsamples++;
 				break;
 			case 3:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 || decode_exemplar_v1(b, req, d, n) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0 || decode_exemplar_v1(b, req, d, n) < 0)
 					return -1;
 				s->nexemplars++;
 				break;
 			case 4:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 || check_schema(b, d, n, histogram_kinds, "Histogram") < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0 || check_schema(b, d, n, histogram_kinds, "Histogram") < 0)
 					return -1;
 				s->nhistograms++;
 				req->nhistograms++;
@@ -632,9 +627,7 @@ decode_metadata_v1(pb *parent, rw_request *req, const uint8_t *data, size_t len)
 		{
 			rw_str	   *str = f == 2 ? &md->family : f == 4 ? &md->help : &md->unit;
 
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 			if (n > UINT32_MAX)
 				return fail(b, "string too long in field %llu", f);
@@ -680,9 +673,7 @@ rw_decode_v1(const uint8_t *buf, size_t len, rw_request *req, char *err, size_t 
 			return -1;
 		if (f == 1 || f == 3)
 		{
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 			if ((f == 1 ? decode_series_v1(b, req, d, n) : decode_metadata_v1(b, req, d, n)) < 0)
 				return -1;
@@ -895,9 +886,7 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 					return -1;
 				break;
 			case 2:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0)
 					return -1;
 				GROW(req->samples, req->nsamples, req->cap_samples, 256);
 				if (decode_sample(b, d, n, &req->samples[req->nsamples], true) < 0)
@@ -906,25 +895,19 @@ decode_series_v2(pb *parent, rw_request *req, const uint8_t *data, size_t len,
 				s->nsamples++;
 				break;
 			case 3:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
 				/* 2.0 adds start_timestamp = 17 (varint) to the histogram */
-				if (rd_bytes(b, &d, &n) < 0 ||
+				if (rd_len_field(b, wt, f, &d, &n) < 0 ||
 					check_schema(b, d, n, "?vddvdvdmVDmVDvvDv", "Histogram") < 0)
 					return -1;
 				s->nhistograms++;
 				req->nhistograms++;
 				break;
 			case 4:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 || decode_exemplar_v2(b, req, d, n, exrefs, excap) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0 || decode_exemplar_v2(b, req, d, n, exrefs, excap) < 0)
 					return -1;
 				break;
 			case 5:
-				if (wt != WT_LEN)
-					return wrong_type(b, f);
-				if (rd_bytes(b, &d, &n) < 0 || decode_metadata_v2(b, d, n, s, &help_ref, &unit_ref) < 0)
+				if (rd_len_field(b, wt, f, &d, &n) < 0 || decode_metadata_v2(b, d, n, s, &help_ref, &unit_ref) < 0)
 					return -1;
 				break;
 			case 6:
@@ -983,9 +966,7 @@ rw_decode_v2(const uint8_t *buf, size_t len, rw_request *req, char *err, size_t 
 			return -1;
 		if (f == 4)
 		{
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 			if (n > UINT32_MAX)
 				return fail(b, "string too long in field %llu", f);
@@ -996,9 +977,7 @@ rw_decode_v2(const uint8_t *buf, size_t len, rw_request *req, char *err, size_t 
 		}
 		else if (f == 5)
 		{
-			if (wt != WT_LEN)
-				return wrong_type(b, f);
-			if (rd_bytes(b, &d, &n) < 0)
+			if (rd_len_field(b, wt, f, &d, &n) < 0)
 				return -1;
 		}
 		else if (skip(b, wt, f) < 0)

@@ -577,20 +577,13 @@ template_query(void *arg, const char *query, int64 t_ms, int *n)
 			res[i].value = v[i].value;
 		}
 		*n = cnt;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		mimir_subxact_commit(caller, owner);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *ed;
 
-		MemoryContextSwitchTo(caller);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		ed = mimir_subxact_abort(caller, owner);
 		res = palloc0(sizeof(GtSample));
 		res->labels.n = 1;
 		res->labels.labels = palloc(sizeof(MimirLabel));
@@ -986,20 +979,13 @@ eval_group(EvalGroup *g, int64 ts, EvalOut *out, bool after_outage)
 			mark_stale(g, r->prev, r->nprev, &w, ts - g->offset_ms);
 			/* conflicts with stored samples surface here, inside the rule */
 			mimir_head_flush();
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
+			mimir_subxact_commit(caller, owner);
 		}
 		PG_CATCH();
 		{
 			ErrorData  *ed;
 
-			MemoryContextSwitchTo(caller);
-			ed = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
+			ed = mimir_subxact_abort(caller, owner);
 			error = pstrdup(ed->message);
 			FreeErrorData(ed);
 			if (clear_alerts_on_error)

@@ -795,20 +795,13 @@ shrink_plain_indexes(void)
 							false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not rebuild %s", index);
 			mimir_spi_finish();
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
+			mimir_subxact_commit(caller, owner);
 		}
 		PG_CATCH();
 		{
 			ErrorData  *ed;
 
-			MemoryContextSwitchTo(caller);
-			ed = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller);
-			CurrentResourceOwner = owner;
+			ed = mimir_subxact_abort(caller, owner);
 			ereport(LOG, (errmsg("mimir pack_chunks: index %s not rebuilt this time: %s", index, ed->message)));
 			FreeErrorData(ed);
 		}

@@ -159,10 +159,13 @@ mimir_scan_chunks(const int64 *series, int nseries, int64 mint, int64 maxt,
 	}
 }
 
-/* Same for head rows of the tenant overlapping [mint, maxt], oldest first. */
-void
-mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
-				void (*fn) (void *arg, int n, int64 *series, pc_sample *s), void *arg)
+/*
+ * Calls fn with the data of each head row of the tenant overlapping
+ * [mint, maxt], oldest first. Rows are large: each detoasted copy is freed
+ * before the next, or they would all stay until SPI_finish.
+ */
+static void
+scan_head_rows(int32 tenant_id, int64 mint, int64 maxt, void (*fn) (void *arg, bytea *data), void *arg)
 {
 	Oid			types[3] = {INT4OID, INT8OID, INT8OID};
 	Datum		args[3] = {Int32GetDatum(tenant_id), Int64GetDatum(mint), Int64GetDatum(maxt)};
@@ -180,25 +183,62 @@ mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
 			bool		isnull;
-			int			n;
-			int64	   *sids;
-			pc_sample  *s;
-
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
 			bytea	   *data = DatumGetByteaPP(d);
 
 			CHECK_FOR_INTERRUPTS();
-			mimir_head_decode(data, &n, &sids, &s);
-			/* detoasted copies would add up over a large head */
+			fn(arg, data);
 			if ((Pointer) data != DatumGetPointer(d))
 				pfree(data);
-			fn(arg, n, sids, s);
-			pfree(sids);
-			pfree(s);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+}
+
+typedef struct HeadAll
+{
+	void		(*fn) (void *arg, int n, int64 *series, pc_sample *s);
+	void	   *arg;
+} HeadAll;
+
+static void
+head_all_row(void *arg, bytea *data)
+{
+	HeadAll    *h = arg;
+	int			n;
+	int64	   *sids;
+	pc_sample  *s;
+
+	mimir_head_decode(data, &n, &sids, &s);
+	h->fn(h->arg, n, sids, s);
+	pfree(sids);
+	pfree(s);
+}
+
+/* Same for head rows of the tenant overlapping [mint, maxt], oldest first. */
+void
+mimir_scan_head(int32 tenant_id, int64 mint, int64 maxt,
+				void (*fn) (void *arg, int n, int64 *series, pc_sample *s), void *arg)
+{
+	HeadAll		h = {fn, arg};
+
+	scan_head_rows(tenant_id, mint, maxt, head_all_row, &h);
+}
+
+typedef struct HeadSelect
+{
+	const MimirSeriesSet *set;
+	void		(*fn) (void *arg, int index, int64 series, const pc_sample *s, int n);
+	void	   *arg;
+} HeadSelect;
+
+static void
+head_select_row(void *arg, bytea *data)
+{
+	HeadSelect *h = arg;
+
+	mimir_head_decode_select(data, h->set, h->fn, h->arg);
 }
 
 /*
@@ -211,34 +251,9 @@ mimir_scan_head_select(int32 tenant_id, int64 mint, int64 maxt, const MimirSerie
 					   void (*fn) (void *arg, int index, int64 series, const pc_sample *s, int n),
 					   void *arg)
 {
-	Oid			types[3] = {INT4OID, INT8OID, INT8OID};
-	Datum		args[3] = {Int32GetDatum(tenant_id), Int64GetDatum(mint), Int64GetDatum(maxt)};
-	Portal		portal;
+	HeadSelect	h = {set, fn, arg};
 
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT data FROM mimir.head WHERE tenant_id = $1 "
-									   "AND maxt >= $2 AND mint <= $3 ORDER BY id",
-									   3, types, args, NULL, true, 0);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, 64);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
-			bytea	   *data = DatumGetByteaPP(d);
-
-			CHECK_FOR_INTERRUPTS();
-			mimir_head_decode_select(data, set, fn, arg);
-			/* rows are large: do not keep every detoasted copy until SPI_finish */
-			if ((Pointer) data != DatumGetPointer(d))
-				pfree(data);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	scan_head_rows(tenant_id, mint, maxt, head_select_row, &h);
 }
 
 /* ---------------------------------------------------------------------

@@ -13,21 +13,11 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
 from pgtmp import Cluster  # noqa: E402
 from rwproto import snappy, write_request  # noqa: E402
 
-passed = failed = 0
 NOW = int(time.time() * 1000)
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:1500])
 
 
 def req(url, body=None, method="GET"):
@@ -124,5 +114,4 @@ finally:
         c2.cleanup()
     c.cleanup()
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -11,22 +11,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
 from pgtmp import Cluster  # noqa: E402
 
-passed = failed = 0
 NOW = int(time.time() * 1000)
 BASE = NOW - 3 * 3600 * 1000 - (NOW % 15000)
 LAST = BASE + 239 * 15000
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:1500])
 
 
 def samples(c, name):
@@ -90,5 +80,4 @@ except Exception as e:  # noqa: BLE001
     print("FAIL  unexpected error:", e, c.log_tail())
 finally:
     c.cleanup()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

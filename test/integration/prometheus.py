@@ -8,7 +8,6 @@ Prints "N passed, N failed"."""
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -18,27 +17,9 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
+from pgtmp import free_port  # noqa: E402
 from pgtmp import Cluster  # noqa: E402
-
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:2000])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def prom_get(port, path, **params):
@@ -176,5 +157,4 @@ finally:
     conn.close()
     cluster.cleanup()
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

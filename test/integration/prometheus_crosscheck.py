@@ -23,7 +23,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,33 +31,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
+from pgtmp import free_port  # noqa: E402
+
 MIMIR = os.environ.get("MIMIR_URL") or "http://127.0.0.1:%s" % os.environ["MIMIR_HTTP_PORT"]
 RW_URL = os.environ.get("CROSSCHECK_RW_URL", MIMIR + "/api/v1/push")
 RUN_SECONDS = int(os.environ.get("CROSSCHECK_SECONDS", "180"))
 TENANT = "crosscheck"
 REL = 1e-6
-passed = failed = 0
 procs = []
 tmp = tempfile.mkdtemp(prefix="crosscheck-")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:1500])
-    return cond
 
 
 def stop_all():
@@ -320,5 +303,4 @@ try:
     main()
 finally:
     stop_all()
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

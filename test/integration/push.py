@@ -15,6 +15,7 @@ import urllib.request
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
 from rwproto import (field_bytes, snappy, snappy_runs, timeseries_with_histogram,  # noqa: E402
                      write_request, write_request_v2, write_request_v2_meta)
 
@@ -24,7 +25,6 @@ conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], us
 conn.autocommit = True
 NOW = int(time.time() * 1000)
 V2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request"
-passed = failed = 0
 
 
 def sql(q, *args):
@@ -52,16 +52,6 @@ def push(series, meta=(), **kw):
 
 def push_v2(symbols, series, **kw):
     return post("/api/v1/push", snappy(write_request_v2(symbols, series)), ctype=V2, **kw)
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, detail)
 
 
 def samples(sel, tenant="anonymous"):
@@ -423,5 +413,4 @@ check("...and the tenant writes again (the series map forgot its ids)", st == 20
       values("rw_del", "del-tenant") == [7.0], (st, body, samples("rw_del", "del-tenant")))
 set_conf("mimir.multitenancy_enabled", "off", lambda: push([([("__name__", "probe")], [(NOW, 1.0)], [])])[0] == 200)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -17,12 +17,12 @@ import urllib.request
 import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
 from rwproto import field_bytes, field_varint, snappy, varint, write_request  # noqa: E402
 
 HTTP = "http://127.0.0.1:%s" % os.environ["MIMIR_HTTP_PORT"]
 conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
 conn.autocommit = True
-passed = failed = 0
 T0 = 1704067200  # 2024-01-01T00:00:00Z
 SLOW = "count_over_time(vector(1)[400d:1s]) + count_over_time(vector(1)[400d:1s])"
 
@@ -31,16 +31,6 @@ def sql(q, *args):
     with conn.cursor() as cur:
         cur.execute(q, args)
         return cur.fetchall() if cur.description else None
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:600])
 
 
 def request(method, path, params=None, form=None, headers=None, body=None, timeout=60):
@@ -314,5 +304,4 @@ sql("ALTER SYSTEM RESET mimir.query_queue_timeout")
 sql("ALTER SYSTEM RESET mimir.multitenancy_enabled")
 sql("SELECT pg_reload_conf()")
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -22,25 +22,9 @@ import urllib.request
 
 import psycopg2
 
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, str(detail)[:2000])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
+from pgtmp import free_port  # noqa: E402
 
 
 def fetch(url, method="GET", body=None, headers=None, timeout=10):
@@ -266,5 +250,4 @@ finally:
         print("cleanup:", e)
     shutil.rmtree(workdir, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

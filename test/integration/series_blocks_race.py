@@ -11,9 +11,11 @@ import time
 
 import psycopg2
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 TENANT = "blk-race"
 T = "2024-01-01 00:00:00+00"
-passed = failed = 0
 
 
 def connect(autocommit=True):
@@ -26,16 +28,6 @@ def sql(conn, q, *args):
     with conn.cursor() as cur:
         cur.execute(q, args)
         return cur.fetchall() if cur.description else None
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, detail)
 
 
 def copies(conn, metric):
@@ -110,5 +102,4 @@ try:
 except Exception as e:  # noqa: BLE001
     failed += 1
     print("FAIL  unexpected error:", e)
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
