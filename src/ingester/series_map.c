@@ -19,10 +19,10 @@
  * series count; series beyond it are still ingested correctly, through SQL
  * lookups (slower).
  *
- * Lookups take no lock: a slot's key and id never change once the index
- * word naming it is published (after a write barrier), and its payload
- * (latest sample) is read under a per-slot sequence counter that writers
- * make odd while they change it. Only inserts take the partition's LWLock.
+ * Lookups take no lock: a slot is read under a per-slot sequence counter
+ * that writers make odd while they change it, and a reader checks there that
+ * the slot still holds its key (a reset frees every slot for reuse). Only
+ * inserts take the partition's LWLock.
  * That keeps the hot path, two probes per series per request, free of
  * shared cache-line writes.
  */
@@ -183,12 +183,49 @@ home_of(const SeriesKey *k)
 	return (uint32) (((k->hi >> 32) * (uint64) map->slots_per_part) >> 32);
 }
 
+/*
+ * A slot's sequence counter doubles as its writers' lock: odd while one
+ * changes it. A reset (delete_series, retention, delete_tenant) frees every
+ * slot for reuse while writers may still hold pointers found before it, so
+ * readers and updaters check under the counter that the slot still holds
+ * their key; a reused slot then reads as absent instead of as another
+ * series' id or latest sample.
+ */
+static inline uint32
+slot_lock(Slot *x)
+{
+	for (;;)
+	{
+		uint32		s = pg_atomic_read_u32(&x->seq);
+
+		/* the compare-exchange is a full barrier */
+		if ((s & 1) == 0 && pg_atomic_compare_exchange_u32(&x->seq, &s, s + 1))
+			return s;
+		pg_spin_delay();
+	}
+}
+
 static inline void
-slot_read(Slot *x, SeriesInfo *out)
+slot_unlock(Slot *x, uint32 s)
+{
+	pg_write_barrier();
+	pg_atomic_write_u32(&x->seq, s + 2);
+}
+
+static inline bool
+slot_holds(const Slot *x, const SeriesKey *k)
+{
+	return x->hi == k->hi && x->lo == k->lo;
+}
+
+/* k's entry if the slot still holds k */
+static inline bool
+slot_read(Slot *x, const SeriesKey *k, SeriesInfo *out)
 {
 	for (;;)
 	{
 		uint32		s1 = pg_atomic_read_u32(&x->seq);
+		bool		mine;
 
 		if (s1 & 1)
 		{
@@ -196,36 +233,30 @@ slot_read(Slot *x, SeriesInfo *out)
 			continue;
 		}
 		pg_read_barrier();
+		mine = slot_holds(x, k);
 		out->id = x->id;
 		out->maxt = x->maxt;
 		out->lastv = x->lastv;
 		pg_read_barrier();
 		if (pg_atomic_read_u32(&x->seq) == s1)
-			return;
+			return mine;
 	}
 }
 
-/* raise the slot's latest sample to in (writers serialize on seq) */
-static inline void
-slot_update(Slot *x, const SeriesInfo *in)
+/* raise k's latest sample to in; false if the slot no longer holds k */
+static inline bool
+slot_update(Slot *x, const SeriesKey *k, const SeriesInfo *in)
 {
-	uint32		s;
+	uint32		s = slot_lock(x);
+	bool		mine = slot_holds(x, k);
 
-	for (;;)
-	{
-		s = pg_atomic_read_u32(&x->seq);
-		if ((s & 1) == 0 && pg_atomic_compare_exchange_u32(&x->seq, &s, s + 1))
-			break;
-		pg_spin_delay();
-	}
-	pg_write_barrier();
-	if (in->maxt > x->maxt)
+	if (mine && in->maxt > x->maxt)
 	{
 		x->maxt = in->maxt;
 		x->lastv = in->lastv;
 	}
-	pg_write_barrier();
-	pg_atomic_write_u32(&x->seq, s + 2);
+	slot_unlock(x, s);
+	return mine;
 }
 
 /* the slot holding k, or NULL; no lock */
@@ -273,10 +304,7 @@ series_map_get(const SeriesKey *k, int32 tenant, SeriesInfo *out)
 	if (map == NULL)
 		return false;
 	x = find(k, part_of(k));
-	if (x == NULL)
-		return false;
-	slot_read(x, out);
-	return true;
+	return x != NULL && slot_read(x, k, out);
 }
 
 static TenantCount *
@@ -315,11 +343,8 @@ map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in, const uint64 *ge
 		return false;
 	p = part_of(k);
 	x = find(k, p);
-	if (x != NULL)
-	{
-		slot_update(x, in);
+	if (x != NULL && slot_update(x, k, in))
 		return true;
-	}
 	LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 	x = find(k, p);
 	if (gen && pg_atomic_read_u64(&map->generation) != *gen)
@@ -327,11 +352,8 @@ map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in, const uint64 *ge
 		LWLockRelease(&map->locks[p].lock);
 		return false;
 	}
-	if (x != NULL)
-	{
-		slot_update(x, in);
+	if (x != NULL && slot_update(x, k, in))
 		ok = true;
-	}
 	else if ((uint64) map->used[p] * 100 < (uint64) map->slots_per_part * FILL_PERCENT &&
 			 pg_atomic_read_u32(&map->next_slot) < map->nslots)
 	{
@@ -345,14 +367,17 @@ map_put(const SeriesKey *k, int32 tenant, const SeriesInfo *in, const uint64 *ge
 			while (pg_atomic_read_u64(&ix[i]) != 0)
 				if (++i == n)
 					i = 0;
+			uint32		s;
+
 			x = &slots[sn];
+			/* a slot freed by a reset may still be in a stale writer's hands */
+			s = slot_lock(x);
 			x->hi = k->hi;
 			x->lo = k->lo;
 			x->id = in->id;
-			pg_atomic_write_u32(&x->seq, 0);
 			x->maxt = in->maxt;
 			x->lastv = in->lastv;
-			pg_write_barrier();
+			slot_unlock(x, s);
 			pg_atomic_write_u64(&ix[i], IDX_FP(k) | ((uint64) sn + 1));
 			map->used[p]++;
 			inserted = ok = true;
@@ -467,14 +492,21 @@ series_map_reset(void)
 		return;
 	LWLockAcquire(map->warm_lock, LW_EXCLUSIVE);
 	pg_atomic_fetch_add_u64(&map->generation, 1);
+	/*
+	 * All partitions at once (NPARTS + 2 locks is within MAX_SIMUL_LWLOCKS):
+	 * an insert between clearing one partition and rewinding next_slot would
+	 * leave its slot published while the rewound counter hands it out again.
+	 */
+	for (int p = 0; p < NPARTS; p++)
+		LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 	for (int p = 0; p < NPARTS; p++)
 	{
-		LWLockAcquire(&map->locks[p].lock, LW_EXCLUSIVE);
 		memset(part_index(p), 0, sizeof(pg_atomic_uint64) * map->slots_per_part);
 		map->used[p] = 0;
-		LWLockRelease(&map->locks[p].lock);
 	}
 	pg_atomic_write_u32(&map->next_slot, 0);
+	for (int p = NPARTS - 1; p >= 0; p--)
+		LWLockRelease(&map->locks[p].lock);
 	LWLockAcquire(map->tenant_lock, LW_EXCLUSIVE);
 	map->ntenants = 0;
 	pg_atomic_write_u64(&map->count, 0);
