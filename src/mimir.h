@@ -100,6 +100,7 @@ extern bool mimir_valid_metric_name(const char *s);
 /* idcache.c: backend caches of row ids, transaction-aware */
 typedef struct IdCache IdCache;
 extern IdCache *idcache_create(const char *name);
+extern IdCache *idcache_create_local(void);
 extern char *idcache_key(int nparts, const char **parts);
 extern bool idcache_get(IdCache *c, const char *key, int64 *val);
 extern void idcache_put(IdCache *c, const char *key, int64 val, bool tentative);

@@ -84,7 +84,7 @@ done
 CONF=$ROOT/../shared/promql-conformance
 if [ -d "$CONF" ]; then
     if [ "$(psql -XAtc "SELECT count(*) FROM pg_proc WHERE proname = 'query' AND pronamespace = 'mimir'::regnamespace")" != 0 ]; then
-        run_suite conformance /usr/bin/python3 "$CONF/run.py" --dsn "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" "$CONF"/testdata/*.test
+        run_suite conformance test/run_conformance.sh "host=$PGHOST port=$PGPORT user=postgres dbname=postgres" "$CONF"/testdata/*.test
     else
         echo "conformance              skipped (mimir.query not implemented yet)"
     fi

@@ -53,6 +53,7 @@ struct IdCache
 	MemoryContext cxt;
 	idmap_hash *map;
 	List	   *tentative;		/* keys (palloc'd in cxt) of entries with level > 0 */
+	bool		local;			/* idcache_create_local: never reset */
 };
 
 static IdCache *caches[MAX_CACHES];
@@ -125,6 +126,25 @@ idcache_create(const char *name)
 	return c;
 }
 
+/*
+ * A private map of the same keys in the current memory context, which no
+ * invalidation resets: for resolving the rows of one statement. Their copies
+ * in a shared cache can be gone by the time they are looked up, because any
+ * relcache invalidation of the tracked tables (an ANALYZE is enough) empties
+ * the caches at the next lookup.
+ */
+IdCache *
+idcache_create_local(void)
+{
+	IdCache    *c = palloc0(sizeof(IdCache));
+
+	c->name = "local";
+	c->cxt = CurrentMemoryContext;
+	c->local = true;
+	c->map = idmap_create(c->cxt, 64, NULL);
+	return c;
+}
+
 /* Build a lookup key from parts (NUL-terminated strings), palloc'd. */
 char *
 idcache_key(int nparts, const char **parts)
@@ -169,7 +189,7 @@ idcache_put(IdCache *c, const char *key, int64 val, bool tentative)
 	bool		found;
 	char	   *k;
 
-	if (c->map->members >= CACHE_MAX_ENTRIES && c->tentative == NIL)
+	if (!c->local && c->map->members >= CACHE_MAX_ENTRIES && c->tentative == NIL)
 	{
 		/* keep memory bounded: start over */
 		MemoryContextReset(c->cxt);
@@ -182,7 +202,7 @@ idcache_put(IdCache *c, const char *key, int64 val, bool tentative)
 		pfree(k);
 	e->val = val;
 	e->level = tentative ? GetCurrentTransactionNestLevel() : 0;
-	if (tentative)
+	if (tentative && !c->local)
 	{
 		MemoryContext old = MemoryContextSwitchTo(c->cxt);
 

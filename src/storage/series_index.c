@@ -54,8 +54,13 @@ static uint64 pair_names_generation;
 static void
 init_caches(void)
 {
-	/* label pair ids of dropped tables mean nothing */
-	if (pair_cache != NULL && idcache_generation() != pair_names_generation)
+	/*
+	 * Label pair ids of dropped tables mean nothing; and memory stays bounded.
+	 * Only here, between operations: an operation finds the pairs it needs
+	 * present or loads them, then reads them all back.
+	 */
+	if (pair_cache != NULL &&
+		(idcache_generation() != pair_names_generation || pair_names->members >= 4000000))
 	{
 		MemoryContextReset(pair_cxt);
 		pair_names = pairmap_create(pair_cxt, 1024, NULL);
@@ -77,11 +82,6 @@ remember_pair_name(int32 id, const char *name, const char *value)
 	bool		found;
 	PairEntry  *e;
 
-	if (pair_names->members >= 4000000)
-	{
-		MemoryContextReset(pair_cxt);
-		pair_names = pairmap_create(pair_cxt, 1024, NULL);
-	}
 	e = pairmap_insert(pair_names, id, &found);
 	if (!found)
 	{
@@ -164,6 +164,7 @@ label_pair_ids(int32 tenant_id, int n, char **names, char **values, int32 *ids)
 		uint64		nnew;
 		int32	   *newids;
 		pairmap_hash *found;
+		IdCache    *batch = idcache_create_local();
 
 		/* rows returned by the INSERT are ours and tentative until commit */
 		if (SPI_execute_with_args("INSERT INTO mimir.label_pairs(tenant_id, name, value) "
@@ -200,8 +201,10 @@ label_pair_ids(int32 tenant_id, int n, char **names, char **values, int32 *ids)
 			char	   *name = SPI_getvalue(tup, SPI_tuptable->tupdesc, 2);
 			char	   *value = SPI_getvalue(tup, SPI_tuptable->tupdesc, 3);
 			const char *parts[3] = {ts, name, value};
+			char	   *key = idcache_key(3, parts);
 
-			idcache_put(pair_cache, idcache_key(3, parts), id, pairmap_lookup(found, id) != NULL);
+			idcache_put(pair_cache, key, id, pairmap_lookup(found, id) != NULL);
+			idcache_put(batch, key, id, false);
 			remember_pair_name(id, name, value);
 		}
 		for (int i = 0; i < n; i++)
@@ -210,7 +213,7 @@ label_pair_ids(int32 tenant_id, int n, char **names, char **values, int32 *ids)
 
 			if (ids[i] != 0)
 				continue;
-			if (!idcache_get(pair_cache, keys[i], &id))
+			if (!idcache_get(batch, keys[i], &id))
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("label %s=\"%s\" was created by a concurrent transaction",

@@ -76,8 +76,7 @@ try:
                        o AS (SELECT *, lag(maxt) OVER (PARTITION BY series_id ORDER BY mint) AS prev FROM x)
                    SELECT count(*) FROM o WHERE prev >= mint""")[0][0] == 0)
 except Exception as e:  # noqa: BLE001
-    failed += 1
-    print("FAIL  unexpected error:", e, c.log_tail())
+    check("no unexpected error", False, (e, c.log_tail()))
 finally:
     c.cleanup()
 finish()

@@ -18,7 +18,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import check, finish  # noqa: E402
-from rwproto import field_bytes, field_varint, snappy, varint, write_request  # noqa: E402
+from rwproto import field_bytes, field_varint, snappy, write_request  # noqa: E402
 
 HTTP = "http://127.0.0.1:%s" % os.environ["MIMIR_HTTP_PORT"]
 conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
