@@ -90,6 +90,34 @@ remember_pair_name(int32 id, const char *name, const char *value)
 	}
 }
 
+/*
+ * Names and values of the label pairs ids[0..n) into the pair-name map.
+ * read_only: under the caller's snapshot; else a fresh one (for callers whose
+ * ids may be newer than their snapshot). Caller is connected to SPI.
+ */
+static void
+load_pair_names(const int32 *ids, int n, bool read_only)
+{
+	Oid			type = INT4ARRAYOID;
+	Datum		arg;
+
+	if (n == 0)
+		return;
+	arg = mimir_int4_array(ids, n);
+	if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
+							  1, &type, &arg, NULL, read_only, 0) != SPI_OK_SELECT)
+		elog(ERROR, "label pair lookup failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+
+		remember_pair_name(DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)),
+						   SPI_getvalue(tup, SPI_tuptable->tupdesc, 2),
+						   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
+	}
+}
+
 Datum
 mimir_int4_array(const int32 *ids, int n)
 {
@@ -637,24 +665,7 @@ resolve_labels(MimirSeriesRef *refs, int32 **pairs, int *npairs, int nseries,
 				missing = palloc(sizeof(int32) * ndistinct);
 			missing[nmissing++] = all[i];
 		}
-	if (nmissing > 0)
-	{
-		Oid			type = INT4ARRAYOID;
-		Datum		arg = mimir_int4_array(missing, nmissing);
-
-		if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
-								  1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "label pair lookup failed");
-		for (uint64 j = 0; j < SPI_processed; j++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[j];
-			bool		isnull;
-
-			remember_pair_name(DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)),
-							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 2),
-							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
-		}
-	}
+	load_pair_names(missing, nmissing, true);
 
 	/* SPI calls leave us in SPI's procedure context; results must outlive it */
 	MemoryContextSwitchTo(caller);
@@ -1011,25 +1022,9 @@ mimir_series_keys_of_pairs(int32 tenant_id, int n, int32 *const *pairs, const in
 				}
 				missing[nmissing++] = pairs[i][j];
 			}
-	if (nmissing > 0)
-	{
-		Oid			atype = INT4ARRAYOID;
-		Datum		aarg = mimir_int4_array(missing, nmissing);
-
-		if (SPI_execute_with_args("SELECT id, name, value FROM mimir.label_pairs WHERE id = ANY($1)",
-								  1, &atype, &aarg, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "label pair lookup failed");
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			bool		isnull;
-
-			remember_pair_name(DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)),
-							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 2),
-							   SPI_getvalue(tup, SPI_tuptable->tupdesc, 3));
-		}
+	load_pair_names(missing, nmissing, false);
+	if (missing)
 		pfree(missing);
-	}
 	for (int i = 0; i < n; i++)
 	{
 		if (np[i] > cap)
