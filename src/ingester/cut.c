@@ -262,8 +262,13 @@ scan_head_rows(HeadSet *hs, void (*fn) (void *arg, int64 series, pc_sample s, in
 	int64		ord = 0;
 	bool		isnull;
 
+	/*
+	 * Not read-only: a fresh snapshot, at least as new as the one that chose
+	 * hs->ids. Under the statement's older snapshot a head row committed in
+	 * between would be chosen, not read, and then deleted with its samples.
+	 */
 	portal = SPI_cursor_open_with_args(NULL, "SELECT data FROM mimir.head WHERE id = ANY($1) ORDER BY id",
-									   1, &type, &a, NULL, true, 0);
+									   1, &type, &a, NULL, false, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 16);

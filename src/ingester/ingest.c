@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -471,6 +472,13 @@ warm_tenant(int32 tenant)
 												"ORDER BY c.mint DESC LIMIT 1) c ON true",
 												1, &atype, &aarg, NULL, false, 0), true);
 	}
+	/*
+	 * The pack and head scans read under the active snapshot: make it a
+	 * fresh one too, or samples committed since the batch's snapshot (cut
+	 * into packs, or new head rows) would be missing from the latest
+	 * timestamps and values the map starts from.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
 	/* series whose chunks are all packed: their last packed chunk */
 	{
 		idkey_iterator it;
@@ -498,6 +506,7 @@ warm_tenant(int32 tenant)
 		}
 	}
 	mimir_scan_head(tenant, PG_INT64_MIN, PG_INT64_MAX, warm_head, &w);
+	PopActiveSnapshot();
 	mimir_spi_finish();
 	MemoryContextDelete(cxt);
 	series_map_set_warm(tenant);

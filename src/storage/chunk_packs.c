@@ -836,9 +836,15 @@ mimir_pack_chunks_internal(int64 settled_after_ms, int64 max_chunks, CompactorSt
 	mimir_head_flush();
 	shrink_plain_indexes();
 	mimir_spi_connect();
+	/*
+	 * Not read-only: a snapshot taken now, after the lock. The statement's
+	 * own may predate a cut we waited for, which can rewrite a chunk in
+	 * place (same series and mint, late samples added): we would pack the
+	 * old version and delete the new one.
+	 */
 	portal = SPI_cursor_open(NULL, SPI_prepare("SELECT series_id, mint, maxt, chunk FROM mimir.chunks "
 											   "ORDER BY series_id, mint", 0, NULL),
-							 NULL, NULL, true);
+							 NULL, NULL, false);
 	while (!done)
 	{
 		SPITupleTable *tt;
