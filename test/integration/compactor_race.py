@@ -9,25 +9,12 @@ import sys
 import threading
 import time
 
-import psycopg2
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import check, finish  # noqa: E402
+from testdb import connect, sql  # noqa: E402
 
 TENANT = "compactor-race"
 LOCK_KEY = 0x6d696d6972  # the chunk writers' advisory lock (cut.c, compactor.h)
-
-
-def connect(autocommit=True):
-    c = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
-    c.autocommit = autocommit
-    return c
-
-
-def sql(conn, q, *args):
-    with conn.cursor() as cur:
-        cur.execute(q, args)
-        return cur.fetchall() if cur.description else None
 
 
 def count(conn):

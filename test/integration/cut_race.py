@@ -11,22 +11,15 @@ import time
 import urllib.error
 import urllib.request
 
-import psycopg2
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import check, finish  # noqa: E402
+from testdb import connect  # noqa: E402
 from rwproto import snappy, write_request  # noqa: E402
 
 URL = "http://127.0.0.1:%s/api/v1/push" % os.environ["MIMIR_HTTP_PORT"]
 TENANT = "cut-race"
 SERIES = 30
 SECONDS = 8
-
-
-def connect():
-    c = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
-    c.autocommit = True
-    return c
 
 
 def push(series):

@@ -12,15 +12,10 @@ import psycopg2
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import check, finish  # noqa: E402
+from testdb import connect  # noqa: E402
 
 TENANT = "inval"
 N = 1500
-
-
-def connect():
-    c = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user="postgres", dbname="postgres")
-    c.autocommit = True
-    return c
 
 
 main = connect()
