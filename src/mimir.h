@@ -47,6 +47,19 @@ extern int	mimir_varint_len(uint64 v);
 extern int64 mimir_floor_div(int64 a, int64 b);
 extern void mimir_put_varint(StringInfo s, uint64 v);
 extern bool mimir_get_varint(const uint8 **p, const uint8 *end, uint64 *v);
+
+/* zigzag: signed deltas as small unsigned varints */
+static inline uint64
+mimir_zigzag(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+static inline int64
+mimir_unzigzag(uint64 v)
+{
+	return (int64) (v >> 1) ^ -(int64) (v & 1);
+}
 extern int	mimir_int64_cmp(const void *a, const void *b);
 extern char *mimir_go_quote(const char *s);
 extern void mimir_register_worker(const char *function, const char *name, const char *type,

@@ -234,17 +234,6 @@ put_uvarint(char *p, uint64 v)
 	return p;
 }
 
-static inline uint64
-zz(int64 v)
-{
-	return ((uint64) v << 1) ^ (uint64) (v >> 63);
-}
-
-static inline int64
-unzz(uint64 v)
-{
-	return (int64) (v >> 1) ^ -(int64) (v & 1);
-}
 
 bytea *
 mimir_head_encode(const int64 *series, const pc_sample *s, int n)
@@ -257,7 +246,7 @@ mimir_head_encode(const int64 *series, const pc_sample *s, int n)
 
 	*p++ = HEAD_FORMAT_V2;
 	p = put_uvarint(p, (uint64) n);
-	p = put_uvarint(p, zz(base));
+	p = put_uvarint(p, mimir_zigzag(base));
 	for (int i = 0; i < n;)
 	{
 		int			j = i;
@@ -265,11 +254,11 @@ mimir_head_encode(const int64 *series, const pc_sample *s, int n)
 
 		while (j < n && series[j] == series[i])
 			j++;
-		p = put_uvarint(p, zz((int64) ((uint64) series[i] - (uint64) prev_series)));
+		p = put_uvarint(p, mimir_zigzag((int64) ((uint64) series[i] - (uint64) prev_series)));
 		p = put_uvarint(p, (uint64) (j - i));
 		for (int k = i; k < j; k++)
 		{
-			p = put_uvarint(p, zz((int64) ((uint64) s[k].t - (uint64) prev_t)));
+			p = put_uvarint(p, mimir_zigzag((int64) ((uint64) s[k].t - (uint64) prev_t)));
 			prev_t = s[k].t;
 			memcpy(p, &s[k].v, 8);
 			p += 8;
@@ -316,7 +305,7 @@ mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
 	p++;
 	if (!get_uvarint(&p, end, &cnt) || cnt > (uint64) (end - p) || !get_uvarint(&p, end, &v))
 		elog(ERROR, "mimir head row is corrupt");
-	base = unzz(v);
+	base = mimir_unzigzag(v);
 	*n = (int) cnt;
 	*series = palloc_extended(sizeof(int64) * Max(cnt, 1), MCXT_ALLOC_HUGE);
 	*samples = palloc_extended(sizeof(pc_sample) * Max(cnt, 1), MCXT_ALLOC_HUGE);
@@ -328,12 +317,12 @@ mimir_head_decode(bytea *data, int *n, int64 **series, pc_sample **samples)
 		if (!get_uvarint(&p, end, &v) || !get_uvarint(&p, end, &gcount) ||
 			gcount == 0 || gcount > cnt - (uint64) out)
 			elog(ERROR, "mimir head row is corrupt");
-		sid = (int64) ((uint64) sid + (uint64) unzz(v));
+		sid = (int64) ((uint64) sid + (uint64) mimir_unzigzag(v));
 		for (uint64 k = 0; k < gcount; k++)
 		{
 			if (!get_uvarint(&p, end, &v) || end - p < 8)
 				elog(ERROR, "mimir head row is corrupt");
-			prev_t = (int64) ((uint64) prev_t + (uint64) unzz(v));
+			prev_t = (int64) ((uint64) prev_t + (uint64) mimir_unzigzag(v));
 			(*series)[out] = sid;
 			(*samples)[out].t = prev_t;
 			memcpy(&(*samples)[out].v, p, 8);
@@ -371,7 +360,7 @@ mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
 	p++;
 	if (!get_uvarint(&p, end, &cnt) || cnt > (uint64) (end - p) || !get_uvarint(&p, end, &v))
 		elog(ERROR, "mimir head row is corrupt");
-	base = unzz(v);
+	base = mimir_unzigzag(v);
 	while (out < cnt)
 	{
 		uint64		gcount;
@@ -388,7 +377,7 @@ mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
 			elog(ERROR, "mimir head row is corrupt");
 		if (gcount == 0 || gcount > cnt - out)
 			elog(ERROR, "mimir head row is corrupt");
-		sid = (int64) ((uint64) sid + (uint64) unzz(v));
+		sid = (int64) ((uint64) sid + (uint64) mimir_unzigzag(v));
 		out += gcount;
 		if (sid >= set->lo && sid <= set->hi)
 			index = set->slot ? set->slot[sid - set->lo] : set->lookup(set->arg, sid);
@@ -435,7 +424,7 @@ mimir_head_decode_select(bytea *data, const MimirSeriesSet *set,
 			{
 				if (!get_uvarint(&p, end, &v) || end - p < 8)
 					elog(ERROR, "mimir head row is corrupt");
-				prev_t = (int64) ((uint64) prev_t + (uint64) unzz(v));
+				prev_t = (int64) ((uint64) prev_t + (uint64) mimir_unzigzag(v));
 				s[k].t = prev_t;
 				memcpy(&s[k].v, p, 8);
 				p += 8;

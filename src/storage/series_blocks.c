@@ -69,18 +69,6 @@ varint_len(uint64 v)
 }
 
 
-static inline uint64
-zigzag(int64 v)
-{
-	return ((uint64) v << 1) ^ (uint64) (v >> 63);
-}
-
-static inline int64
-unzigzag(uint64 v)
-{
-	return (int64) (v >> 1) ^ -(int64) (v & 1);
-}
-
 /* The encoder's state: the previous series of the block. */
 typedef struct BlockWriter
 {
@@ -110,7 +98,7 @@ writer_cost(BlockWriter *w, int64 id, const int32 *pairs, int n)
 	int			c = varint_len(w->count == 0 ? 0 : (uint64) (id - w->last_id)) + varint_len((uint64) n);
 
 	for (int j = 0; j < n; j++)
-		c += j < w->nprev ? varint_len(zigzag((int64) pairs[j] - w->prev[j])) : varint_len((uint32) pairs[j]);
+		c += j < w->nprev ? varint_len(mimir_zigzag((int64) pairs[j] - w->prev[j])) : varint_len((uint32) pairs[j]);
 	return c;
 }
 
@@ -124,7 +112,7 @@ writer_add(BlockWriter *w, int64 id, const int32 *pairs, int n)
 	for (int j = 0; j < n; j++)
 	{
 		if (j < w->nprev)
-			mimir_put_varint(&w->data, zigzag((int64) pairs[j] - w->prev[j]));
+			mimir_put_varint(&w->data, mimir_zigzag((int64) pairs[j] - w->prev[j]));
 		else
 			mimir_put_varint(&w->data, (uint32) pairs[j]);
 	}
@@ -178,7 +166,7 @@ mimir_sblock_next(MimirSeriesBlockIter *it)
 		if (!mimir_get_varint(&it->p, it->end, &v))
 			elog(ERROR, "mimir: corrupt series block");
 		/* the previous series' pair at j is still in place */
-		it->pairs[j] = j < it->n ? (int32) ((int64) it->pairs[j] + unzigzag(v)) : (int32) (uint32) v;
+		it->pairs[j] = j < it->n ? (int32) ((int64) it->pairs[j] + mimir_unzigzag(v)) : (int32) (uint32) v;
 	}
 	it->n = (int) n;
 	return true;

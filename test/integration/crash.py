@@ -14,7 +14,6 @@ import struct
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import check, finish  # noqa: E402
@@ -73,19 +72,6 @@ class Writer(threading.Thread):
                 time.sleep(0.05)
 
 
-def wait_ready(c, seconds=60):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            with urllib.request.urlopen(c.url + "/ready", timeout=2) as r:
-                if r.status == 200:
-                    return True
-        except Exception:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def stored(c):
     rows = c.sql("SELECT labels->>'w', labels->>'j', (extract(epoch FROM t) * 1000)::bigint, float8send(value) "
                  "FROM mimir.samples('crash_m', to_timestamp(0), now() + interval '1 day')")
@@ -120,7 +106,7 @@ c = Cluster("crash", ["mimir.cut_interval = '300ms'", "mimir.head_max_age = '1s'
 try:
     c.start()
     c.sql("CREATE EXTENSION mimir")
-    check("cluster ready", wait_ready(c))
+    check("cluster ready", c.wait_ready(60))
     all_writers = []
     prev = {}
     for crash in (1, 2):
@@ -138,7 +124,7 @@ try:
         check("crash %d: writers were acknowledged before the kill" % crash, all(wr.acked for wr in writers),
               [(len(wr.acked), wr.last_error) for wr in writers])
         c.start()
-        check("crash %d: restarted and ready" % crash, wait_ready(c), c.log_tail())
+        check("crash %d: restarted and ready" % crash, c.wait_ready(60), c.log_tail())
         verify(c, all_writers, "crash %d" % crash)
         prev = {wr.w: wr for wr in writers}
 

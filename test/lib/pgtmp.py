@@ -1,6 +1,7 @@
 """A private PostgreSQL cluster for tests that must crash or reconfigure it
 (the suite's own cluster is shared): initdb in a fresh directory, free ports,
 mimir preloaded, run as the postgres user when we are root."""
+import http.client
 import os
 import shutil
 import signal
@@ -117,7 +118,7 @@ class Cluster:
                 with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
                     if r.status == 200:
                         return True
-            except OSError:
+            except (OSError, http.client.HTTPException):  # not up yet, or restarting
                 pass
             time.sleep(0.2)
         return False
